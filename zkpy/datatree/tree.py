@@ -1,0 +1,391 @@
+"""The replicated state: the znode tree, sessions with their ephemerals, and watches.
+
+Theory of operation (ZooKeeper's DataTree + the session table of ZKDatabase): `apply(header,
+txn)` is the only mutator. Every replica applies the same txns in zxid order and so holds the
+same tree; the txn carries everything that depends on time or on prior state (ctime from the
+header, the parent's new cversion, the owner of an ephemeral), so applying is deterministic.
+Apply never fails loudly: a txn that no longer fits the tree (possible when a log is replayed
+over a fuzzy snapshot) yields an error code in its result, as ZooKeeper's processTxn does.
+
+Reads (`get_node`, `children_of`, …) are plain lookups; a read that sets a watch registers it
+through `watch_data` / `watch_children`. Fired watches come back in `TxnResult.events` as
+(watcher, event type, path) for the server to deliver; the tree sends nothing.
+
+Invariants: every node but the root has its parent in `nodes` and is named in the parent's
+`children`; `ephemerals[s]` is exactly the set of paths whose ephemeralOwner is session s;
+`last_processed_zxid` is the zxid of the last applied txn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from zkpy.datatree import acl as acls
+from zkpy.datatree.paths import split_parent
+from zkpy.datatree.watches import PERSISTENT, RECURSIVE, STANDARD, WatchManager
+from zkpy.jute import records as r
+from zkpy.jute.constants import CONTAINER_EPHEMERAL_OWNER, Err, EventType, OpCode
+from zkpy.jute.txns import subtxn_record
+
+ZOOKEEPER_PATH = "/zookeeper"
+QUOTA_PATH = "/zookeeper/quota"
+CONFIG_PATH = "/zookeeper/config"
+
+_INT_RANGE = 1 << 32
+_INT_HALF = 1 << 31
+
+Watcher = Hashable
+WatchEvent = tuple[Watcher, int, str]
+
+
+def ephemeral_kind(owner: int) -> str:
+    """'normal' (a session), 'container', 'ttl' or 'void' for an ephemeralOwner value."""
+    if owner == 0:
+        return "void"
+    if owner == CONTAINER_EPHEMERAL_OWNER:
+        return "container"
+    if owner < 0 and (owner >> 56) & 0xFF == 0xFF:
+        return "ttl"
+    return "normal"
+
+
+class DataNode:
+    __slots__ = (
+        "data",
+        "acl",
+        "czxid",
+        "mzxid",
+        "ctime",
+        "mtime",
+        "version",
+        "cversion",
+        "aversion",
+        "ephemeral_owner",
+        "pzxid",
+        "children",
+    )
+
+    def __init__(
+        self,
+        data: bytes,
+        acl: list[Any],
+        czxid: int = 0,
+        ctime: int = 0,
+        ephemeral_owner: int = 0,
+    ) -> None:
+        self.data = data
+        self.acl = acl
+        self.czxid = czxid
+        self.mzxid = czxid
+        self.ctime = ctime
+        self.mtime = ctime
+        self.version = 0
+        self.cversion = 0
+        self.aversion = 0
+        self.ephemeral_owner = ephemeral_owner
+        self.pzxid = czxid
+        self.children: set[str] = set()
+
+    def stat(self) -> Any:
+        """The client's Stat. `cversion` is stored as ZooKeeper stores it, a count of creates
+        (the sequence counter); clients see creates + deletes, i.e. 2*creates - children
+        (DataNode.copyStat), wrapped to a Java int."""
+        children = len(self.children)
+        visible_cversion = ((self.cversion * 2 - children + _INT_HALF) % _INT_RANGE) - _INT_HALF
+        return r.Stat(
+            self.czxid,
+            self.mzxid,
+            self.ctime,
+            self.mtime,
+            self.version,
+            visible_cversion,
+            self.aversion,
+            self.ephemeral_owner,
+            len(self.data),
+            children,
+            self.pzxid,
+        )
+
+
+@dataclass(slots=True)
+class TxnResult:
+    """What applying one txn did (ZooKeeper's ProcessTxnResult)."""
+
+    client_id: int
+    cxid: int
+    zxid: int
+    type: int
+    err: int = 0
+    path: str | None = None
+    stat: Any = None
+    multi: list[TxnResult] | None = None
+    events: list[WatchEvent] = field(default_factory=list)
+
+
+class DataTree:
+    def __init__(self) -> None:
+        self.nodes: dict[str, DataNode] = {}
+        self.ephemerals: dict[int, set[str]] = {}
+        self.containers: set[str] = set()
+        self.ttls: set[str] = set()
+        self.sessions: dict[int, int] = {}
+        self.last_processed_zxid = 0
+        self.data_watches = WatchManager()
+        self.child_watches = WatchManager()
+        self._acl_intern: dict[tuple[tuple[int, str, str], ...], list[Any]] = {}
+        self._data_size = 0
+        self._init_special_nodes()
+
+    def _init_special_nodes(self) -> None:
+        open_acl = self.intern_acl(acls.OPEN_ACL_UNSAFE)
+        self.nodes["/"] = DataNode(b"", open_acl)
+        for path in (ZOOKEEPER_PATH, QUOTA_PATH):
+            self._attach(path, DataNode(b"", open_acl))
+        config = DataNode(b"", self.intern_acl(acls.READ_ACL_UNSAFE))
+        config.aversion = -1
+        self._attach(CONFIG_PATH, config)
+
+    def _attach(self, path: str, node: DataNode) -> None:
+        parent, name = split_parent(path)
+        self.nodes[parent].children.add(name)
+        self.nodes[path] = node
+
+    def intern_acl(self, acl: Sequence[Any]) -> list[Any]:
+        """One shared list per distinct ACL, like ZooKeeper's ReferenceCountedACLCache."""
+        key = tuple((a.perms, a.id.scheme, a.id.id) for a in acl)
+        shared = self._acl_intern.get(key)
+        if shared is None:
+            shared = self._acl_intern[key] = list(acl)
+        return shared
+
+    # ----------------------------------------------------------------- reads
+
+    def get_node(self, path: str) -> DataNode | None:
+        return self.nodes.get(path)
+
+    @property
+    def node_count(self) -> int:
+        """As ZooKeeper counts it: its root is registered under both "" and "/"."""
+        return len(self.nodes) + 1
+
+    @property
+    def approximate_data_size(self) -> int:
+        return self._data_size + sum(len(p) for p in self.nodes)
+
+    def watch_data(self, path: str, watcher: Watcher) -> None:
+        self.data_watches.add(path, watcher, STANDARD)
+
+    def watch_children(self, path: str, watcher: Watcher) -> None:
+        self.child_watches.add(path, watcher, STANDARD)
+
+    def add_persistent_watch(self, path: str, watcher: Watcher, recursive: bool) -> None:
+        mode = RECURSIVE if recursive else PERSISTENT
+        self.data_watches.add(path, watcher, mode)
+        self.child_watches.add(path, watcher, mode)
+
+    def remove_watcher(self, watcher: Watcher) -> None:
+        self.data_watches.remove_watcher(watcher)
+        self.child_watches.remove_watcher(watcher)
+
+    def ephemerals_of(self, session_id: int) -> set[str]:
+        return self.ephemerals.get(session_id, set())
+
+    def count_descendants(self, path: str) -> int:
+        node = self.nodes.get(path)
+        if node is None:
+            return 0
+        prefix = "/" if path == "/" else path + "/"
+        total = 0
+        stack = [(prefix, node)]
+        while stack:
+            base, current = stack.pop()
+            for name in current.children:
+                child = self.nodes[base + name]
+                total += 1
+                if child.children:
+                    stack.append((base + name + "/", child))
+        return total
+
+    # ----------------------------------------------------------------- apply
+
+    def apply(self, header: Any, txn: Any) -> TxnResult:
+        result = TxnResult(header.clientId, header.cxid, header.zxid, header.type)
+        self._apply_into(result, header.type, txn, header)
+        if header.zxid > self.last_processed_zxid:
+            self.last_processed_zxid = header.zxid
+        return result
+
+    def _apply_into(self, result: TxnResult, txn_type: int, txn: Any, header: Any) -> None:
+        zxid = header.zxid
+        if txn_type in (OpCode.create, OpCode.create2):
+            owner = header.clientId if txn.ephemeral else 0
+            self._create(result, txn.path, txn.data, txn.acl, owner, txn.parentCVersion, zxid, header.time)
+        elif txn_type == OpCode.createContainer:
+            self._create(result, txn.path, txn.data, txn.acl, CONTAINER_EPHEMERAL_OWNER,
+                         txn.parentCVersion, zxid, header.time)
+        elif txn_type == OpCode.createTTL:
+            owner = ttl_ephemeral_owner(txn.ttl)
+            self._create(result, txn.path, txn.data, txn.acl, owner, txn.parentCVersion, zxid, header.time)
+        elif txn_type in (OpCode.delete, OpCode.deleteContainer):
+            result.path = txn.path
+            result.err = self._delete(txn.path, zxid, result.events)
+        elif txn_type == OpCode.setData:
+            self._set_data(result, txn.path, txn.data, txn.version, zxid, header.time)
+        elif txn_type == OpCode.reconfig:
+            self._set_data(result, CONFIG_PATH, txn.data, txn.version, zxid, header.time)
+        elif txn_type == OpCode.setACL:
+            self._set_acl(result, txn.path, txn.acl, txn.version)
+        elif txn_type == OpCode.check:
+            result.path = txn.path
+            node = self.nodes.get(txn.path)
+            if node is None:
+                result.err = Err.NONODE
+            else:
+                result.stat = node.stat()
+        elif txn_type == OpCode.error:
+            result.err = txn.err
+        elif txn_type == OpCode.createSession:
+            self.sessions[header.clientId] = txn.timeOut
+        elif txn_type == OpCode.closeSession:
+            self._kill_session(header.clientId, txn, zxid, result.events)
+        elif txn_type == OpCode.multi:
+            self._apply_multi(result, txn, header)
+
+    def _apply_multi(self, result: TxnResult, txn: Any, header: Any) -> None:
+        result.multi = []
+        failed = any(sub.type == OpCode.error for sub in txn.txns)
+        post_failed = False
+        for sub in txn.txns:
+            sub_type = sub.type
+            record = subtxn_record(sub)
+            if sub_type == OpCode.error:
+                post_failed = True
+            elif failed:
+                sub_type = OpCode.error
+                record = r.ErrorTxn(Err.RUNTIMEINCONSISTENCY if post_failed else Err.OK)
+            sub_result = TxnResult(header.clientId, header.cxid, header.zxid, sub_type, events=result.events)
+            self._apply_into(sub_result, sub_type, record, header)
+            result.multi.append(sub_result)
+            if sub_result.err and not result.err:
+                result.err = sub_result.err
+
+    def _create(
+        self,
+        result: TxnResult,
+        path: str,
+        data: bytes | None,
+        acl: Sequence[Any],
+        owner: int,
+        parent_cversion: int,
+        zxid: int,
+        time_ms: int,
+    ) -> None:
+        result.path = path
+        parent_path, name = split_parent(path)
+        parent = self.nodes.get(parent_path)
+        if parent is None:
+            result.err = Err.NONODE
+            return
+        if name in parent.children:
+            result.err = Err.NODEEXISTS
+            return
+        if parent_cversion == -1:
+            parent_cversion = parent.cversion + 1
+        if parent_cversion > parent.cversion:
+            parent.cversion = parent_cversion
+            parent.pzxid = zxid
+        node = DataNode(data if data is not None else b"", self.intern_acl(acl), zxid, time_ms, owner)
+        parent.children.add(name)
+        self.nodes[path] = node
+        self._data_size += len(node.data)
+        kind = ephemeral_kind(owner)
+        if kind == "normal":
+            self.ephemerals.setdefault(owner, set()).add(path)
+        elif kind == "container":
+            self.containers.add(path)
+        elif kind == "ttl":
+            self.ttls.add(path)
+        result.stat = node.stat()
+        self._fire(result.events, self.data_watches.trigger(path, EventType.NodeCreated), EventType.NodeCreated, path)
+        self._fire(result.events, self.child_watches.trigger(parent_path, EventType.NodeChildrenChanged),
+                   EventType.NodeChildrenChanged, parent_path)
+
+    def _delete(self, path: str, zxid: int, events: list[WatchEvent]) -> int:
+        node = self.nodes.get(path)
+        if node is None or path == "/":
+            return Err.NONODE
+        parent_path, name = split_parent(path)
+        parent = self.nodes[parent_path]
+        del self.nodes[path]
+        self._data_size -= len(node.data)
+        parent.children.discard(name)
+        if zxid > parent.pzxid:
+            parent.pzxid = zxid
+        kind = ephemeral_kind(node.ephemeral_owner)
+        if kind == "normal":
+            owned = self.ephemerals.get(node.ephemeral_owner)
+            if owned is not None:
+                owned.discard(path)
+                if not owned:
+                    del self.ephemerals[node.ephemeral_owner]
+        elif kind == "container":
+            self.containers.discard(path)
+        elif kind == "ttl":
+            self.ttls.discard(path)
+        told = self.data_watches.trigger(path, EventType.NodeDeleted)
+        self._fire(events, told, EventType.NodeDeleted, path)
+        self._fire(events, self.child_watches.trigger(path, EventType.NodeDeleted, told), EventType.NodeDeleted, path)
+        self._fire(events, self.child_watches.trigger(parent_path, EventType.NodeChildrenChanged),
+                   EventType.NodeChildrenChanged, parent_path)
+        return Err.OK
+
+    def _set_data(self, result: TxnResult, path: str, data: bytes | None, version: int, zxid: int, time_ms: int) -> None:
+        result.path = path
+        node = self.nodes.get(path)
+        if node is None:
+            result.err = Err.NONODE
+            return
+        data = data if data is not None else b""
+        self._data_size += len(data) - len(node.data)
+        node.data = data
+        node.version = version
+        node.mzxid = zxid
+        node.mtime = time_ms
+        result.stat = node.stat()
+        self._fire(result.events, self.data_watches.trigger(path, EventType.NodeDataChanged),
+                   EventType.NodeDataChanged, path)
+
+    def _set_acl(self, result: TxnResult, path: str, acl: Sequence[Any], version: int) -> None:
+        result.path = path
+        node = self.nodes.get(path)
+        if node is None:
+            result.err = Err.NONODE
+            return
+        node.acl = self.intern_acl(acl)
+        node.aversion = version
+        result.stat = node.stat()
+
+    def _kill_session(self, session_id: int, txn: Any, zxid: int, events: list[WatchEvent]) -> None:
+        self.sessions.pop(session_id, None)
+        if txn is not None and txn.paths2Delete is not None:
+            for path in txn.paths2Delete:
+                self._delete(path, zxid, events)
+        for path in sorted(self.ephemerals.get(session_id, ())):
+            self._delete(path, zxid, events)
+
+    @staticmethod
+    def _fire(events: list[WatchEvent], watchers: set[Watcher], event_type: int, path: str) -> None:
+        for watcher in watchers:
+            events.append((watcher, event_type, path))
+
+
+def ttl_ephemeral_owner(ttl_ms: int) -> int:
+    """EphemeralType.TTL.toEphemeralOwner: 0xFF in the high byte, the ttl in the low 40 bits."""
+    value = (0xFF << 56) | ttl_ms
+    return value - (1 << 64)
+
+
+def ttl_of(owner: int) -> int:
+    return owner & ((1 << 40) - 1)

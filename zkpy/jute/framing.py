@@ -1,0 +1,59 @@
+"""Length-prefixed framing of the client port.
+
+Every message is a 4-byte big-endian length and then that many bytes. `Deframer.feed` takes
+whatever a read returned and hands back every complete frame in it, keeping the remainder for
+the next read, so one `data_received` call parses all the requests it carries. A length below 0
+or above `jute.maxbuffer` is a `FrameError` (NIOServerCnxn's "Len error"): the connection that
+sent it is closed.
+"""
+
+from __future__ import annotations
+
+import struct
+
+DEFAULT_MAX_BUFFER = 0xFFFFF
+_LENGTH = struct.Struct(">i")
+
+
+class FrameError(ValueError):
+    """A frame length ZooKeeper would refuse."""
+
+
+class Deframer:
+    __slots__ = ("_buffer", "max_frame_bytes")
+
+    def __init__(self, max_frame_bytes: int = DEFAULT_MAX_BUFFER) -> None:
+        self._buffer = bytearray()
+        self.max_frame_bytes = max_frame_bytes
+
+    def peek_length_bytes(self) -> bytes | None:
+        """The first four bytes, once they are here (four-letter words hide in them)."""
+        return bytes(self._buffer[:4]) if len(self._buffer) >= 4 else None
+
+    @property
+    def pending_bytes(self) -> int:
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        buf = self._buffer
+        buf += data
+        frames: list[bytes] = []
+        off = 0
+        end = len(buf)
+        limit = self.max_frame_bytes
+        while end - off >= 4:
+            (length,) = _LENGTH.unpack_from(buf, off)
+            if length < 0 or length > limit:
+                raise FrameError(f"Len error {length}")
+            stop = off + 4 + length
+            if stop > end:
+                break
+            frames.append(bytes(buf[off + 4 : stop]))
+            off = stop
+        if off:
+            del buf[:off]
+        return frames
+
+
+def frame(payload: bytes | bytearray) -> bytes:
+    return _LENGTH.pack(len(payload)) + payload

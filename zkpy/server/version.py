@@ -1,0 +1,1 @@
+ZOOKEEPER_VERSION = "3.9.3-zkpy-0.1.0, built on 2026-11-22 00:00 UTC"

@@ -1,0 +1,500 @@
+"""The request pipeline of one server: handshake, sessions, prep -> txn -> commit -> apply -> reply.
+
+Theory of operation (ZooKeeperServer, PrepRequestProcessor, SyncRequestProcessor and
+FinalRequestProcessor folded into one synchronous object):
+
+* A connection hands over whole frames. The first is the ConnectRequest; the rest are
+  RequestHeader + body. Every request becomes a `PendingOp` at the tail of its connection's
+  queue, and replies leave strictly from the head of that queue, so a session sees its replies in
+  request order even though writes finish later than reads.
+* A read is answered at once when nothing is ahead of it; otherwise it waits and runs (against
+  the tree as it is then) right after the write ahead of it has been applied, as ZooKeeper's
+  CommitProcessor does.
+* A write is prepped into a txn with the next zxid and queued in `proposals`. The host (the
+  runtime, later ZAB) takes them with `take_proposals()`, makes them durable/committed and hands
+  them back in order to `commit()`, which applies each to the tree, delivers the watch events it
+  fired, and completes the waiting op. Nothing here waits: the host decides when.
+* Sessions are created and closed by txns too (createSession / closeSession), so that the txn
+  stream is exactly what will be logged and replicated.
+
+Connections are objects with `send(frame)`, `close(reason)`, `pause_reading()` and
+`resume_reading()`; watches are registered with the connection itself as the watcher.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+
+from zkpy.datatree import acl as acls
+from zkpy.datatree.tree import DataTree, TxnResult
+from zkpy.datatree.watches import PERSISTENT, RECURSIVE, STANDARD
+from zkpy.jute import records as r
+from zkpy.jute.codec import DECODE_ERRORS
+from zkpy.jute.constants import AddWatchMode, Err, EventType, OpCode, Perms, WatcherType, Xid
+from zkpy.server import replies
+from zkpy.server.prep import PrepPolicy, PrepProcessor
+from zkpy.server.requests import WRITE_OPS, decode_request
+from zkpy.server.sessions import SessionTracker
+from zkpy.server.stats import ConnectionStats, ServerStats
+
+log = structlog.get_logger("zkpy.server")
+
+_REQUEST_HEADER = r.RequestHeader
+_ZERO_PASSWORD = bytes(16)
+
+
+class Connection(Protocol):
+    session_id: int
+    auth_ids: list[Any]
+    remote_address: tuple[str, int]
+    stats: ConnectionStats
+
+    def send(self, frame: bytes) -> None: ...
+    def close(self, reason: str) -> None: ...
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    tick_ms: int = 2000
+    min_session_timeout_ms: int = 4000
+    max_session_timeout_ms: int = 40000
+    server_id: int = 0
+    max_outstanding_per_connection: int = 1000
+    super_digest: str | None = None
+    prep: PrepPolicy = PrepPolicy()
+
+
+@dataclass(slots=True)
+class PendingOp:
+    conn: Any
+    xid: int
+    op: int
+    request: Any
+    received_ms: int
+    is_write: bool
+    frame: bytes | None = None
+    close_after: bool = False
+
+
+@dataclass(slots=True)
+class _ConnState:
+    queue: deque[PendingOp] = field(default_factory=deque)
+    handshake_readonly: bool | None = None
+    paused: bool = False
+
+
+class ZooKeeperServer:
+    def __init__(self, settings: ServerSettings, clock_ms: Callable[[], int] | None = None,
+                 tree: DataTree | None = None) -> None:
+        self.settings = settings
+        self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self.tree = tree if tree is not None else DataTree()
+        self.prep = PrepProcessor(self.tree, settings.prep)
+        self.tracker = SessionTracker(settings.tick_ms, settings.server_id, self.clock_ms())
+        for session_id, timeout_ms in self.tree.sessions.items():
+            self.tracker.track(session_id, timeout_ms, self.clock_ms())
+        self.stats = ServerStats()
+        self.connections: dict[Any, _ConnState] = {}
+        self.session_connections: dict[int, Any] = {}
+        self.proposals: list[tuple[Any, Any]] = []
+        self.on_proposals: Callable[[], None] = lambda: None
+        self._in_flight: dict[int, PendingOp] = {}
+        self.serving = True
+
+    # ------------------------------------------------------------ connections
+
+    def connection_made(self, conn: Connection) -> None:
+        self.connections[conn] = _ConnState()
+
+    def connection_lost(self, conn: Connection) -> None:
+        state = self.connections.pop(conn, None)
+        if state is None:
+            return
+        for op in state.queue:
+            if op.is_write:
+                op.conn = None
+        self.tree.remove_watcher(conn)
+        if conn.session_id and self.session_connections.get(conn.session_id) is conn:
+            del self.session_connections[conn.session_id]
+
+    @property
+    def outstanding_requests(self) -> int:
+        return sum(len(s.queue) for s in self.connections.values())
+
+    @property
+    def last_zxid(self) -> int:
+        return self.tree.last_processed_zxid
+
+    # ------------------------------------------------------------ handshake
+
+    def handle_connect(self, conn: Connection, frame: bytes) -> None:
+        """The first frame of a connection: ConnectRequest, with or without readOnly."""
+        request, off = r.ConnectRequest.decode(frame, 0)
+        readonly_sent = off < len(frame)
+        state = self.connections[conn]
+        state.handshake_readonly = bool(frame[off]) if readonly_sent else None
+        self.stats.packets_received += 1
+        now = self.clock_ms()
+        if request.lastZxidSeen > self.tree.last_processed_zxid:
+            log.info("connection refused", reason="client has seen a newer zxid",
+                     client_zxid=hex(request.lastZxidSeen), our_zxid=hex(self.tree.last_processed_zxid))
+            conn.close("client zxid ahead of server")
+            return
+        timeout_ms = min(max(request.timeOut, self.settings.min_session_timeout_ms),
+                         self.settings.max_session_timeout_ms)
+        if request.sessionId == 0:
+            session_id = self.tracker.new_session_id()
+            conn.session_id = session_id
+            self.tracker.track(session_id, timeout_ms, now)
+            self.session_connections[session_id] = conn
+            header, txn = self.prep.create_session_txn(session_id, timeout_ms, now)
+            op = PendingOp(conn, 0, OpCode.createSession, timeout_ms, now, True)
+            state.queue.append(op)
+            self._propose(header, txn, op)
+            return
+        session_id = request.sessionId
+        valid = self.tracker.check_password(session_id, request.passwd) and self.tracker.touch(session_id, now)
+        if not valid:
+            log.info("session reconnect refused", session=hex(session_id & (2**64 - 1)))
+            self._send(conn, self._connect_response(conn, 0, 0, _ZERO_PASSWORD))
+            conn.close("invalid session")
+            return
+        previous = self.session_connections.get(session_id)
+        if previous is not None and previous is not conn:
+            previous.close("session moved to a new connection")
+            self.connection_lost(previous)
+        conn.session_id = session_id
+        self.session_connections[session_id] = conn
+        timeout_ms = self.tracker.sessions[session_id].timeout_ms
+        self._send(conn, self._connect_response(conn, timeout_ms, session_id, self.tracker.password(session_id)))
+
+    def _connect_response(self, conn: Connection, timeout_ms: int, session_id: int, password: bytes) -> bytes:
+        out = bytearray()
+        r.ConnectResponse(0, timeout_ms, session_id, password).encode(out)
+        if self.connections[conn].handshake_readonly is not None:
+            out.append(0)
+        return len(out).to_bytes(4, "big") + bytes(out)
+
+    # ------------------------------------------------------------ requests
+
+    def handle_packet(self, conn: Connection, frame: bytes) -> None:
+        """One request frame after the handshake. Raises DECODE_ERRORS on a bad header."""
+        header, off = _REQUEST_HEADER.decode(frame, 0)
+        xid = header.xid
+        op = header.type
+        stats = self.stats
+        stats.packets_received += 1
+        conn.stats.packets_received += 1
+        now = self.clock_ms()
+        session_id = conn.session_id
+        if session_id:
+            self.tracker.touch(session_id, now)
+        if op == OpCode.auth:
+            self._auth(conn, frame, off)
+            return
+        if op == OpCode.sasl:
+            self._send(conn, replies.reply(xid, self.tree.last_processed_zxid, Err.AUTHFAILED))
+            conn.close("SASL is not configured")
+            return
+        try:
+            request = decode_request(op, frame, off)
+        except DECODE_ERRORS:
+            request = _MALFORMED
+        state = self.connections[conn]
+        is_write = op in WRITE_OPS
+        pending = PendingOp(conn, xid, op, request, now, is_write)
+        queue = state.queue
+        if is_write:
+            queue.append(pending)
+            if request is _MALFORMED:
+                header_, txn = self.prep.error_txn(session_id, xid, Err.MARSHALLINGERROR, now)
+            else:
+                if op == OpCode.closeSession:
+                    self.tracker.set_closing(session_id)
+                    pending.close_after = True
+                header_, txn = self.prep.prep(session_id, xid, op, request, conn.auth_ids, now)
+            self._propose(header_, txn, pending)
+        elif queue:
+            queue.append(pending)
+        else:
+            self._send_reply(conn, pending, self._read(conn, pending))
+            return
+        if len(queue) > self.settings.max_outstanding_per_connection and not state.paused:
+            state.paused = True
+            conn.pause_reading()
+
+    def _propose(self, header: Any, txn: Any, op: PendingOp | None) -> None:
+        if op is not None:
+            self._in_flight[header.zxid] = op
+        first = not self.proposals
+        self.proposals.append((header, txn))
+        if first:
+            self.on_proposals()
+
+    def take_proposals(self) -> list[tuple[Any, Any]]:
+        batch = self.proposals
+        self.proposals = []
+        return batch
+
+    def _auth(self, conn: Connection, frame: bytes, off: int) -> None:
+        packet, _ = r.AuthPacket.decode(frame, off)
+        zxid = 0
+        if packet.scheme == "digest" and packet.auth is not None:
+            ident = acls.digest_of(packet.auth.decode("utf-8", "replace"))
+            conn.auth_ids.append(r.Id("digest", ident))
+            if self.settings.super_digest is not None and ident == self.settings.super_digest:
+                conn.auth_ids.append(acls.SUPER_ID)
+            self._send(conn, replies.reply(Xid.AUTH, zxid, 0))
+            return
+        log.info("authentication failed", scheme=packet.scheme)
+        self.stats.auth_failed_count += 1
+        self._send(conn, replies.reply(Xid.AUTH, zxid, Err.AUTHFAILED))
+        conn.close("authentication failed")
+
+    # ------------------------------------------------------------ commit
+
+    def commit(self, header: Any, txn: Any) -> TxnResult:
+        """Applies one committed txn, delivers its watch events, and completes its request."""
+        result = self.tree.apply(header, txn)
+        self.prep.applied_through(header.zxid)
+        zxid = header.zxid
+        if result.events:
+            for watcher, event_type, path in result.events:
+                if watcher in self.connections:
+                    self._send(watcher, replies.notification(event_type, path, zxid))
+        txn_type = header.type
+        if txn_type == OpCode.closeSession:
+            self._session_closed(header.clientId)
+        op = self._in_flight.pop(zxid, None)
+        if op is None or op.conn is None:
+            return result
+        conn = op.conn
+        if op.op == OpCode.createSession:
+            timeout_ms = txn.timeOut
+            op.frame = self._connect_response(conn, timeout_ms, header.clientId, self.tracker.password(header.clientId))
+        else:
+            op.frame = replies.write_reply(op.xid, zxid, op.op, result)
+        self._drain(conn)
+        return result
+
+    def _session_closed(self, session_id: int) -> None:
+        self.tracker.remove(session_id)
+        conn = self.session_connections.pop(session_id, None)
+        if conn is None:
+            return
+        state = self.connections.get(conn)
+        requested = state is not None and any(op.close_after for op in state.queue)
+        if not requested:
+            conn.close("session expired")
+            self.connection_lost(conn)
+
+    def _drain(self, conn: Any) -> None:
+        state = self.connections.get(conn)
+        if state is None:
+            return
+        queue = state.queue
+        while queue:
+            head = queue[0]
+            if head.is_write:
+                if head.frame is None:
+                    break
+                frame = head.frame
+            else:
+                frame = self._read(conn, head)
+            queue.popleft()
+            self._send_reply(conn, head, frame)
+            if head.close_after:
+                conn.close("session closed by client")
+                self.connection_lost(conn)
+                return
+        if state.paused and len(queue) <= self.settings.max_outstanding_per_connection // 2:
+            state.paused = False
+            conn.resume_reading()
+
+    def _send_reply(self, conn: Any, op: PendingOp, frame: bytes) -> None:
+        latency = self.clock_ms() - op.received_ms
+        self.stats.record_latency(latency)
+        conn.stats.record(op, latency, self.tree.last_processed_zxid)
+        self._send(conn, frame)
+
+    def _send(self, conn: Any, frame: bytes) -> None:
+        self.stats.packets_sent += 1
+        conn.stats.packets_sent += 1
+        conn.send(frame)
+
+    # ------------------------------------------------------------ session expiry
+
+    def tick(self) -> None:
+        """Expires sessions whose deadline has passed (closeSession txns, like the leader's)."""
+        now = self.clock_ms()
+        for session_id in self.tracker.expire(now):
+            log.info("session expired", session=f"0x{session_id & (2**64 - 1):x}")
+            header, txn = self.prep.prep(session_id, 0, OpCode.closeSession, None, (), now)
+            self._propose(header, txn, None)
+
+    # ------------------------------------------------------------ reads
+
+    def _read(self, conn: Any, op: PendingOp) -> bytes:
+        zxid = self.tree.last_processed_zxid
+        xid = op.xid
+        code = op.op
+        request = op.request
+        if request is _MALFORMED:
+            return replies.reply(xid, zxid, Err.MARSHALLINGERROR)
+        tree = self.tree
+        if code == OpCode.getData:
+            node = tree.nodes.get(request.path)
+            if node is None:
+                return replies.reply(xid, zxid, Err.NONODE)
+            if not self._readable(conn, node.acl, Perms.READ):
+                return replies.reply(xid, zxid, Err.NOAUTH)
+            if request.watch:
+                tree.watch_data(request.path, conn)
+            return replies.reply(xid, zxid, 0, r.GetDataResponse(node.data, node.stat()))
+        if code == OpCode.exists:
+            if request.watch:
+                tree.watch_data(request.path, conn)
+            node = tree.nodes.get(request.path)
+            if node is None:
+                return replies.reply(xid, zxid, Err.NONODE)
+            return replies.reply(xid, zxid, 0, r.ExistsResponse(node.stat()))
+        if code in (OpCode.getChildren, OpCode.getChildren2):
+            node = tree.nodes.get(request.path)
+            if node is None:
+                return replies.reply(xid, zxid, Err.NONODE)
+            if not self._readable(conn, node.acl, Perms.READ):
+                return replies.reply(xid, zxid, Err.NOAUTH)
+            if request.watch:
+                tree.watch_children(request.path, conn)
+            children = list(node.children)
+            if code == OpCode.getChildren:
+                return replies.reply(xid, zxid, 0, r.GetChildrenResponse(children))
+            return replies.reply(xid, zxid, 0, r.GetChildren2Response(children, node.stat()))
+        if code == OpCode.ping:
+            return replies.reply(Xid.PING, zxid, 0)
+        if code == OpCode.sync:
+            return replies.reply(xid, zxid, 0, r.SyncResponse(request.path))
+        if code == OpCode.getACL:
+            return self._get_acl(conn, xid, zxid, request.path)
+        if code == OpCode.multiRead:
+            return replies.reply(xid, zxid, 0, replies.multi_read_body([self._multi_read_op(conn, o, q) for o, q in request]))
+        if code in (OpCode.setWatches, OpCode.setWatches2):
+            self._set_watches(conn, request)
+            return replies.reply(xid, zxid, 0)
+        if code == OpCode.addWatch:
+            recursive = request.mode == AddWatchMode.PERSISTENT_RECURSIVE
+            if request.mode not in (AddWatchMode.PERSISTENT, AddWatchMode.PERSISTENT_RECURSIVE):
+                return replies.reply(xid, zxid, Err.BADARGUMENTS)
+            tree.add_persistent_watch(request.path, conn, recursive)
+            return replies.reply(xid, zxid, 0, r.ErrorResponse(0))
+        if code in (OpCode.checkWatches, OpCode.removeWatches):
+            return replies.reply(xid, zxid, self._check_or_remove_watches(conn, request, code == OpCode.removeWatches))
+        if code == OpCode.getEphemerals:
+            prefix = request.prefixPath or "/"
+            owned = sorted(p for p in tree.ephemerals_of(conn.session_id) if prefix == "/" or p.startswith(prefix))
+            return replies.reply(xid, zxid, 0, r.GetEphemeralsResponse(owned))
+        if code == OpCode.getAllChildrenNumber:
+            node = tree.nodes.get(request.path)
+            if node is None:
+                return replies.reply(xid, zxid, Err.NONODE)
+            if not self._readable(conn, node.acl, Perms.READ):
+                return replies.reply(xid, zxid, Err.NOAUTH)
+            return replies.reply(xid, zxid, 0, r.GetAllChildrenNumberResponse(tree.count_descendants(request.path)))
+        if code == OpCode.whoAmI:
+            infos = [r.ClientInfo(i.scheme, i.id) for i in conn.auth_ids]
+            return replies.reply(xid, zxid, 0, r.WhoAmIResponse(infos))
+        return replies.reply(xid, zxid, Err.UNIMPLEMENTED)
+
+    def _readable(self, conn: Any, acl: Any, perm: int) -> bool:
+        return acls.check_acl(acl, perm, conn.auth_ids, self.settings.prep.skip_acl)
+
+    def _get_acl(self, conn: Any, xid: int, zxid: int, path: str) -> bytes:
+        node = self.tree.nodes.get(path)
+        if node is None:
+            return replies.reply(xid, zxid, Err.NONODE)
+        if not self._readable(conn, node.acl, Perms.READ | Perms.ADMIN):
+            return replies.reply(xid, zxid, Err.NOAUTH)
+        acl = node.acl
+        if not self._readable(conn, acl, Perms.ADMIN):
+            acl = [r.ACL(a.perms, r.Id(a.id.scheme, a.id.id.split(":", 1)[0] + ":x"))
+                   if a.id.scheme == "digest" else a for a in acl]
+        return replies.reply(xid, zxid, 0, r.GetACLResponse(acl, node.stat()))
+
+    def _multi_read_op(self, conn: Any, op: int, request: Any) -> tuple[int, int, Any]:
+        node = self.tree.nodes.get(request.path)
+        if node is None:
+            return op, Err.NONODE, None
+        if not self._readable(conn, node.acl, Perms.READ):
+            return op, Err.NOAUTH, None
+        if op == OpCode.getData:
+            if request.watch:
+                self.tree.watch_data(request.path, conn)
+            return op, 0, r.GetDataResponse(node.data, node.stat())
+        if request.watch:
+            self.tree.watch_children(request.path, conn)
+        return op, 0, r.GetChildrenResponse(list(node.children))
+
+    def _set_watches(self, conn: Any, request: Any) -> None:
+        """DataTree.setWatches: re-arm watches, firing at once what changed since relativeZxid."""
+        tree = self.tree
+        rel = request.relativeZxid
+        zxid = tree.last_processed_zxid
+        for path in request.dataWatches or ():
+            node = tree.nodes.get(path)
+            if node is None:
+                self._send(conn, replies.notification(EventType.NodeDeleted, path, zxid))
+            elif node.mzxid > rel:
+                self._send(conn, replies.notification(EventType.NodeDataChanged, path, zxid))
+            else:
+                tree.watch_data(path, conn)
+        for path in request.existWatches or ():
+            if path in tree.nodes:
+                self._send(conn, replies.notification(EventType.NodeCreated, path, zxid))
+            else:
+                tree.watch_data(path, conn)
+        for path in request.childWatches or ():
+            node = tree.nodes.get(path)
+            if node is None:
+                self._send(conn, replies.notification(EventType.NodeDeleted, path, zxid))
+            elif node.pzxid > rel:
+                self._send(conn, replies.notification(EventType.NodeChildrenChanged, path, zxid))
+            else:
+                tree.watch_children(path, conn)
+        for path in getattr(request, "persistentWatches", None) or ():
+            tree.add_persistent_watch(path, conn, recursive=False)
+        for path in getattr(request, "persistentRecursiveWatches", None) or ():
+            tree.add_persistent_watch(path, conn, recursive=True)
+
+    def _check_or_remove_watches(self, conn: Any, request: Any, remove: bool) -> int:
+        tree = self.tree
+        path = request.path
+        kind = request.type
+        managers = []
+        if kind in (WatcherType.Children, WatcherType.Any):
+            managers.append((tree.child_watches, STANDARD))
+        if kind in (WatcherType.Data, WatcherType.Any):
+            managers.append((tree.data_watches, STANDARD))
+        if kind in (WatcherType.Persistent, WatcherType.Any):
+            managers.append((tree.data_watches, PERSISTENT))
+            managers.append((tree.child_watches, PERSISTENT))
+        if kind in (WatcherType.PersistentRecursive, WatcherType.Any):
+            managers.append((tree.data_watches, RECURSIVE))
+            managers.append((tree.child_watches, RECURSIVE))
+        found = False
+        for manager, mask in managers:
+            if remove:
+                found = manager.remove(path, conn, mask) or found
+            else:
+                found = manager.contains(path, conn, mask) or found
+        return Err.OK if found else Err.NOWATCHER
+
+
+_MALFORMED = object()
