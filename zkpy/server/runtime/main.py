@@ -34,7 +34,9 @@ def settings_from(config: ServerConfig) -> ServerSettings:
         tick_ms=config.tick_time_ms,
         min_session_timeout_ms=config.effective_min_session_timeout_ms,
         max_session_timeout_ms=config.effective_max_session_timeout_ms,
-        server_id=0,
+        # ZooKeeperServer.createSessionTrackerServerId: a standalone server stamps 1 into the
+        # high byte of its session ids.
+        server_id=1,
         max_outstanding_per_connection=config.global_outstanding_limit,
         super_digest=config.super_digest,
         prep=PrepPolicy(
