@@ -95,8 +95,12 @@ class StandaloneServer:
         except OSError as error:
             log.error("cannot listen on the client port", port=self.config.client_port, error=str(error))
             return 1
+        for warning in self.config.warnings:
+            log.warning("config", detail=warning)
         for key in self.config.unimplemented_keys():
             log.warning("config key not implemented yet; kept", key=key)
+        for key in self.config.unknown_keys():
+            log.info("unknown config key kept as a system property", key=key, property=f"zookeeper.{key}")
         log.info("serving", version=ZOOKEEPER_VERSION, mode="standalone",
                  address=self.config.client_port_address or "0.0.0.0", port=self.config.client_port)
         expiry = asyncio.create_task(self._expire_sessions())
