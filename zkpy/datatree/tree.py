@@ -69,7 +69,7 @@ class DataNode:
 
     def __init__(
         self,
-        data: bytes,
+        data: bytes | None,
         acl: list[Any],
         czxid: int = 0,
         ctime: int = 0,
@@ -103,7 +103,7 @@ class DataNode:
             visible_cversion,
             self.aversion,
             self.ephemeral_owner,
-            len(self.data),
+            len(self.data) if self.data is not None else 0,
             children,
             self.pzxid,
         )
@@ -140,7 +140,11 @@ class DataTree:
 
     def _init_special_nodes(self) -> None:
         open_acl = self.intern_acl(acls.OPEN_ACL_UNSAFE)
-        self.nodes["/"] = DataNode(b"", open_acl)
+        root = DataNode(b"", open_acl)
+        # ZooKeeper registers its root under "" as well as "/" (snapshots name it ""), so a
+        # read of "" finds the root and the node count includes it twice.
+        self.nodes[""] = root
+        self.nodes["/"] = root
         for path in (ZOOKEEPER_PATH, QUOTA_PATH):
             self._attach(path, DataNode(b"", open_acl))
         config = DataNode(b"", self.intern_acl(acls.READ_ACL_UNSAFE))
@@ -167,8 +171,7 @@ class DataTree:
 
     @property
     def node_count(self) -> int:
-        """As ZooKeeper counts it: its root is registered under both "" and "/"."""
-        return len(self.nodes) + 1
+        return len(self.nodes)
 
     @property
     def approximate_data_size(self) -> int:
@@ -296,10 +299,10 @@ class DataTree:
         if parent_cversion > parent.cversion:
             parent.cversion = parent_cversion
             parent.pzxid = zxid
-        node = DataNode(data if data is not None else b"", self.intern_acl(acl), zxid, time_ms, owner)
+        node = DataNode(data, self.intern_acl(acl), zxid, time_ms, owner)
         parent.children.add(name)
         self.nodes[path] = node
-        self._data_size += len(node.data)
+        self._data_size += _size(data)
         kind = ephemeral_kind(owner)
         if kind == "normal":
             self.ephemerals.setdefault(owner, set()).add(path)
@@ -314,12 +317,12 @@ class DataTree:
 
     def _delete(self, path: str, zxid: int, events: list[WatchEvent]) -> int:
         node = self.nodes.get(path)
-        if node is None or path == "/":
+        if node is None or path in ("", "/"):
             return Err.NONODE
         parent_path, name = split_parent(path)
         parent = self.nodes[parent_path]
         del self.nodes[path]
-        self._data_size -= len(node.data)
+        self._data_size -= _size(node.data)
         parent.children.discard(name)
         if zxid > parent.pzxid:
             parent.pzxid = zxid
@@ -347,8 +350,7 @@ class DataTree:
         if node is None:
             result.err = Err.NONODE
             return
-        data = data if data is not None else b""
-        self._data_size += len(data) - len(node.data)
+        self._data_size += _size(data) - _size(node.data)
         node.data = data
         node.version = version
         node.mzxid = zxid
@@ -379,6 +381,10 @@ class DataTree:
     def _fire(events: list[WatchEvent], watchers: set[Watcher], event_type: int, path: str) -> None:
         for watcher in watchers:
             events.append((watcher, event_type, path))
+
+
+def _size(data: bytes | None) -> int:
+    return len(data) if data is not None else 0
 
 
 def ttl_ephemeral_owner(ttl_ms: int) -> int:

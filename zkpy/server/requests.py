@@ -57,6 +57,14 @@ REQUEST_RECORDS: dict[int, Any] = {
     OpCode.sasl: r.GetSASLRequest,
 }
 
+# Request.isValid plus the two ops ZooKeeperServer handles before it (auth, sasl).
+KNOWN_OPS = frozenset(
+    {OpCode.notification, OpCode.sync, OpCode.exists, OpCode.getData, OpCode.getACL,
+     OpCode.getChildren, OpCode.getChildren2, OpCode.ping, OpCode.multiRead, OpCode.setWatches,
+     OpCode.setWatches2, OpCode.checkWatches, OpCode.removeWatches, OpCode.getEphemerals,
+     OpCode.getAllChildrenNumber, OpCode.addWatch, OpCode.whoAmI, OpCode.auth, OpCode.sasl}
+) | WRITE_OPS
+
 NO_BODY_OPS = frozenset({OpCode.ping, OpCode.closeSession, OpCode.whoAmI})
 
 MULTI_WRITE_OPS = frozenset(

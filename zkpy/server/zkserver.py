@@ -39,7 +39,7 @@ from zkpy.jute.codec import DECODE_ERRORS
 from zkpy.jute.constants import AddWatchMode, Err, EventType, OpCode, Perms, WatcherType, Xid
 from zkpy.server import replies
 from zkpy.server.prep import PrepPolicy, PrepProcessor
-from zkpy.server.requests import WRITE_OPS, decode_request
+from zkpy.server.requests import KNOWN_OPS, WRITE_OPS, decode_request
 from zkpy.server.sessions import SessionTracker
 from zkpy.server.stats import ConnectionStats, ServerStats
 
@@ -161,16 +161,18 @@ class ZooKeeperServer:
             self._propose(header, txn, op)
             return
         session_id = request.sessionId
+        # ZooKeeper closes the session's current connection before it checks the password
+        # (processConnectRequest, then reopenSession), so even a refused attempt disconnects it.
+        previous = self.session_connections.get(session_id)
+        if previous is not None and previous is not conn:
+            previous.close("session reconnected on another connection")
+            self.connection_lost(previous)
         valid = self.tracker.check_password(session_id, request.passwd) and self.tracker.touch(session_id, now)
         if not valid:
-            log.info("session reconnect refused", session=hex(session_id & (2**64 - 1)))
+            log.info("session reconnect refused", session=f"0x{session_id & (2**64 - 1):x}")
             self._send(conn, self._connect_response(conn, 0, 0, _ZERO_PASSWORD))
             conn.close("invalid session")
             return
-        previous = self.session_connections.get(session_id)
-        if previous is not None and previous is not conn:
-            previous.close("session moved to a new connection")
-            self.connection_lost(previous)
         conn.session_id = session_id
         self.session_connections[session_id] = conn
         timeout_ms = self.tracker.sessions[session_id].timeout_ms
@@ -199,6 +201,11 @@ class ZooKeeperServer:
             self.tracker.touch(session_id, now)
         if op == OpCode.auth:
             self._auth(conn, frame, off)
+            return
+        if op not in KNOWN_OPS:
+            # UnimplementedRequestProcessor: answer with zxid -1, then drop the connection.
+            self._send(conn, replies.reply(xid, -1, Err.UNIMPLEMENTED))
+            conn.close(f"unknown opcode {op}")
             return
         if op == OpCode.sasl:
             self._send(conn, replies.reply(xid, self.tree.last_processed_zxid, Err.AUTHFAILED))
@@ -392,7 +399,7 @@ class ZooKeeperServer:
         if code == OpCode.addWatch:
             recursive = request.mode == AddWatchMode.PERSISTENT_RECURSIVE
             if request.mode not in (AddWatchMode.PERSISTENT, AddWatchMode.PERSISTENT_RECURSIVE):
-                return replies.reply(xid, zxid, Err.BADARGUMENTS)
+                return replies.reply(xid, zxid, Err.MARSHALLINGERROR)
             tree.add_persistent_watch(request.path, conn, recursive)
             return replies.reply(xid, zxid, 0, r.ErrorResponse(0))
         if code in (OpCode.checkWatches, OpCode.removeWatches):
