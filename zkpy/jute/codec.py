@@ -88,7 +88,8 @@ def _read_count(buf: bytes, off: int, min_item_size: int) -> tuple[int, int]:
     (n,) = INT_STRUCT.unpack_from(buf, off)
     off += 4
     if n < -1:
-        raise DecodeError(f"negative vector count {n}")
+        # BinaryInputArchive's Index.done() is `nelems <= 0`: Java reads such a count as empty.
+        return 0, off
     if n > 0 and n * min_item_size > len(buf) - off:
         raise DecodeError(f"vector count {n} exceeds the bytes left")
     return n, off

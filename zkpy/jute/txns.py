@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from zkpy.jute import records as r
-from zkpy.jute.codec import DECODE_ERRORS
+from zkpy.jute.codec import DECODE_ERRORS, DecodeError
 from zkpy.jute.constants import OpCode
 
 TXN_RECORDS: dict[int, Any] = {
@@ -70,4 +70,7 @@ def _decode_create(data: bytes, off: int) -> tuple[Any, int]:
 
 def subtxn_record(subtxn: Any) -> Any:
     """The record inside one element of a MultiTxn."""
-    return TXN_RECORDS[subtxn.type].from_bytes(subtxn.data)
+    cls = TXN_RECORDS.get(subtxn.type)
+    if cls is None or subtxn.type in (OpCode.multi, OpCode.createSession, OpCode.closeSession):
+        raise DecodeError(f"txn type {subtxn.type} cannot appear inside a multi")
+    return cls.from_bytes(subtxn.data or b"")
