@@ -330,9 +330,9 @@ class DataTree:
         if kind == "normal":
             owned = self.ephemerals.get(node.ephemeral_owner)
             if owned is not None:
+                # The session keeps its (possibly empty) entry until it closes, as in
+                # ZooKeeper, where `dump` still lists it.
                 owned.discard(path)
-                if not owned:
-                    del self.ephemerals[node.ephemeral_owner]
         elif kind == "container":
             self.containers.discard(path)
         elif kind == "ttl":
@@ -376,6 +376,7 @@ class DataTree:
                 self._delete(path, zxid, events)
         for path in sorted(self.ephemerals.get(session_id, ())):
             self._delete(path, zxid, events)
+        self.ephemerals.pop(session_id, None)
 
     @staticmethod
     def _fire(events: list[WatchEvent], watchers: set[Watcher], event_type: int, path: str) -> None:

@@ -61,10 +61,9 @@ class WatchManager:
         del watchers[watcher]
         if not watchers:
             del self._by_path[path]
-        paths = self._by_watcher[watcher]
-        paths.discard(path)
-        if not paths:
-            del self._by_watcher[watcher]
+        # Like ZooKeeper's watch2Paths, a watcher keeps its (possibly empty) entry until its
+        # connection goes: wchs/wchc count it ("1 connections watching 0 paths").
+        self._by_watcher[watcher].discard(path)
 
     def trigger(
         self, path: str, event_type: int, suppress: set[Watcher] | None = None
@@ -104,6 +103,7 @@ class WatchManager:
     def remove_watcher(self, watcher: Watcher) -> None:
         for path in self._by_watcher.get(watcher, set()).copy():
             self._set_modes(path, self._by_path[path], watcher, 0)
+        self._by_watcher.pop(watcher, None)
 
     def paths_of(self, watcher: Watcher) -> Iterable[str]:
         return self._by_watcher.get(watcher, ())

@@ -38,6 +38,7 @@ from zkpy.jute import records as r
 from zkpy.jute.codec import DECODE_ERRORS
 from zkpy.jute.constants import AddWatchMode, Err, EventType, OpCode, Perms, WatcherType, Xid
 from zkpy.server import replies
+from zkpy.server.containers import ReaperPolicy, reap_candidates
 from zkpy.server.prep import PrepPolicy, PrepProcessor
 from zkpy.server.requests import KNOWN_OPS, WRITE_OPS, decode_request
 from zkpy.server.sessions import SessionTracker
@@ -142,6 +143,7 @@ class ZooKeeperServer:
         state = self.connections[conn]
         state.handshake_readonly = bool(frame[off]) if readonly_sent else None
         self.stats.packets_received += 1
+        conn.stats.packets_received += 1
         now = self.clock_ms()
         if request.lastZxidSeen > self.tree.last_processed_zxid:
             log.info("connection refused", reason="client has seen a newer zxid",
@@ -345,6 +347,13 @@ class ZooKeeperServer:
         for session_id in self.tracker.expire(now):
             log.info("session expired", session=f"0x{session_id & (2**64 - 1):x}")
             header, txn = self.prep.prep(session_id, 0, OpCode.closeSession, None, (), now)
+            self._propose(header, txn, None)
+
+    def reap_containers(self, policy: ReaperPolicy) -> None:
+        """Proposes a deleteContainer for each empty container and expired TTL node."""
+        now = self.clock_ms()
+        for path in reap_candidates(self.tree, now, policy):
+            header, txn = self.prep.prep(0, 0, OpCode.deleteContainer, r.DeleteTxn(path), (), now)
             self._propose(header, txn, None)
 
     # ------------------------------------------------------------ reads

@@ -94,7 +94,7 @@ class ClientConnection(asyncio.Protocol):
             if not self._handshaken and self.deframer.pending_bytes < 4:
                 first4 = (self.deframer.peek_length_bytes() or b"") + data
                 if len(first4) >= 4 and fourletter.is_four_letter_word(first4[:4]):
-                    self._four_letter_word(first4[:4])
+                    self._four_letter_word(first4)
                     return
             frames = self.deframer.feed(data)
             server = self.server
@@ -159,14 +159,12 @@ class ClientConnection(asyncio.Protocol):
             self._out = []
             self.transport.write(b"".join(out) if len(out) > 1 else out[0])
 
-    def _four_letter_word(self, word: bytes) -> None:
-        if word == fourletter.TELNET_CLOSE:
-            self.close("telnet close")
-            return
-        command = word.decode("ascii")
+    def _four_letter_word(self, first: bytes) -> None:
+        command = fourletter.command_name(first[:4])
         log.debug("four letter word", command=command, address=self.remote_address[0])
-        text = fourletter.run(command, self.four_letter)
+        text = fourletter.run(command, self.four_letter, conn=self, argument=first[4:])
         assert self.transport is not None
-        self.transport.write(text.encode("utf-8"))
+        if text:
+            self.transport.write(text.encode("utf-8"))
         self._closed = True
         self.transport.close()

@@ -18,6 +18,7 @@ import uvloop
 
 from zkpy.server import fourletter
 from zkpy.server.config import ServerConfig
+from zkpy.server.containers import ReaperPolicy
 from zkpy.server.logs import configure_logging
 from zkpy.server.prep import PrepPolicy
 from zkpy.server.runtime.client_port import ClientConnection
@@ -48,6 +49,16 @@ def settings_from(config: ServerConfig) -> ServerSettings:
     )
 
 
+def reaper_policy(config: ServerConfig) -> ReaperPolicy:
+    """ZooKeeper reads these as JVM flags (znode.container.*); zkpy takes them from zoo.cfg."""
+    extra = config.extra
+    return ReaperPolicy(
+        check_interval_ms=int(extra.get("znode.container.checkIntervalMs", 60_000)),
+        max_per_minute=int(extra.get("znode.container.maxPerMinute", 10_000)),
+        max_never_used_interval_ms=int(extra.get("znode.container.maxNeverUsedIntervalMs", 0)),
+    )
+
+
 class StandaloneServer:
     def __init__(self, config: ServerConfig) -> None:
         self.config = config
@@ -74,6 +85,12 @@ class StandaloneServer:
         while True:
             await asyncio.sleep(EXPIRY_CHECK_INTERVAL_S)
             self.core.tick()
+
+    async def _reap_containers(self) -> None:
+        policy = reaper_policy(self.config)
+        while True:
+            await asyncio.sleep(policy.check_interval_ms / 1000)
+            self.core.reap_containers(policy)
 
     def _protocol(self) -> ClientConnection:
         return ClientConnection(self.core, self.four_letter, self.config.jute_max_buffer,
@@ -103,10 +120,11 @@ class StandaloneServer:
             log.info("unknown config key kept as a system property", key=key, property=f"zookeeper.{key}")
         log.info("serving", version=ZOOKEEPER_VERSION, mode="standalone",
                  address=self.config.client_port_address or "0.0.0.0", port=self.config.client_port)
-        expiry = asyncio.create_task(self._expire_sessions())
+        timers = [asyncio.create_task(self._expire_sessions()), asyncio.create_task(self._reap_containers())]
         await self._stopped.wait()
         log.info("shutting down")
-        expiry.cancel()
+        for timer in timers:
+            timer.cancel()
         listener.close()
         for conn in list(self.core.connections):
             conn.close("server shutting down")
