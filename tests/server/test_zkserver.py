@@ -236,3 +236,43 @@ def test_too_many_outstanding_requests_pause_the_connection() -> None:
     assert conn.paused
     h.commit()
     assert not conn.paused and len(conn.take()) == 12
+
+
+def test_containers_are_reaped_once_emptied_and_ttl_nodes_once_expired() -> None:
+    from zkpy.server.containers import ReaperPolicy
+    from zkpy.server.prep import PrepPolicy
+
+    h = Harness(prep=PrepPolicy(extended_types_enabled=True))
+    conn, _ = h.connect()
+    policy = ReaperPolicy(check_interval_ms=1000)
+    hdr, _ = h.call(conn, OpCode.createContainer, create_req("/c", mode=CreateMode.CONTAINER))
+    assert hdr.err == 0
+    h.server.reap_containers(policy)
+    h.commit()
+    assert "/c" in h.server.tree.nodes, "a container that never had a child stays"
+    h.call(conn, OpCode.create, create_req("/c/x"))
+    h.server.reap_containers(policy)
+    h.commit()
+    assert "/c" in h.server.tree.nodes, "not empty"
+    h.call(conn, OpCode.delete, r.DeleteRequest("/c/x", -1))
+    h.server.reap_containers(policy)
+    h.commit()
+    assert "/c" not in h.server.tree.nodes
+    ttl = r.CreateTTLRequest("/t", b"", OPEN_ACL_UNSAFE, CreateMode.PERSISTENT_WITH_TTL, 5000)
+    hdr, _ = h.call(conn, OpCode.createTTL, ttl)
+    assert hdr.err == 0
+    h.server.reap_containers(policy)
+    h.commit()
+    assert "/t" in h.server.tree.nodes
+    h.clock.now_ms += 6000
+    h.server.reap_containers(policy)
+    h.commit()
+    assert "/t" not in h.server.tree.nodes
+
+
+def test_ttl_creation_needs_extended_types() -> None:
+    h = Harness()
+    conn, _ = h.connect()
+    ttl = r.CreateTTLRequest("/t", b"", OPEN_ACL_UNSAFE, CreateMode.PERSISTENT_WITH_TTL, 5000)
+    hdr, _ = h.call(conn, OpCode.createTTL, ttl)
+    assert hdr.err == Err.UNIMPLEMENTED

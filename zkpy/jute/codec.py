@@ -12,12 +12,14 @@ with one precompiled `struct.Struct`, so a request costs a handful of calls rath
 interpretive step per field. Decoders raise `DecodeError` (or `struct.error`, both listed in
 `DECODE_ERRORS`) on truncated or malformed input; callers close the offending connection.
 
-Strings decode like Java's `new String(bytes, UTF_8)`: malformed UTF-8 becomes U+FFFD, which path
-validation later rejects just as ZooKeeper does.
+Strings are coded as Jute's Java code codes them: decoding like `new String(bytes, UTF_8)`
+(malformed UTF-8 becomes U+FFFD, which path validation later rejects just as ZooKeeper does) and
+encoding UTF-16 unit by unit (CESU-8 for characters above U+FFFF).
 """
 
 from __future__ import annotations
 
+import codecs
 import struct
 from dataclasses import dataclass
 from typing import Any, ClassVar, Protocol
@@ -71,6 +73,37 @@ def _read_buffer(buf: bytes, off: int) -> tuple[bytes | None, int]:
     return buf[off:end], end
 
 
+def _java_replace(error: UnicodeError) -> tuple[str, int]:
+    """Java's UTF-8 decoder replaces an encoded surrogate (ED A0..BF [80..BF]) with one
+    U+FFFD where Python's 'replace' would give one per byte; everything else is the same."""
+    assert isinstance(error, UnicodeDecodeError)
+    data, start = error.object, error.start
+    if data[start] == 0xED and start + 1 < len(data) and 0xA0 <= data[start + 1] <= 0xBF:
+        end = start + 2
+        if end < len(data) and 0x80 <= data[end] <= 0xBF:
+            end += 1
+        return "\ufffd", end
+    return "\ufffd", error.end
+
+
+codecs.register_error("zkpy-java-utf8", _java_replace)
+
+
+def _java_utf8(value: str) -> bytes:
+    """Jute's writeString encodes UTF-16 units one by one, so a character above U+FFFF is
+    written as two 3-byte surrogate sequences (CESU-8), not as one 4-byte sequence."""
+    data = value.encode("utf-8", "surrogatepass")
+    if data.isascii() or not any(b >= 0xF0 for b in data):
+        return data
+    units = value.encode("utf-16-be", "surrogatepass").decode("utf-16-be", "surrogatepass")
+    pairs = "".join(
+        chr(0xD800 + ((ord(c) - 0x10000) >> 10)) + chr(0xDC00 + ((ord(c) - 0x10000) & 0x3FF))
+        if ord(c) > 0xFFFF else c
+        for c in units
+    )
+    return pairs.encode("utf-8", "surrogatepass")
+
+
 def _read_ustring(buf: bytes, off: int) -> tuple[str | None, int]:
     (n,) = INT_STRUCT.unpack_from(buf, off)
     off += 4
@@ -81,7 +114,7 @@ def _read_ustring(buf: bytes, off: int) -> tuple[str | None, int]:
     end = off + n
     if end > len(buf):
         raise DecodeError(f"string length {n} exceeds the {len(buf) - off} bytes left")
-    return buf[off:end].decode("utf-8", "replace"), end
+    return buf[off:end].decode("utf-8", "zkpy-java-utf8"), end
 
 
 def _read_count(buf: bytes, off: int, min_item_size: int) -> tuple[int, int]:
@@ -107,7 +140,7 @@ def _write_ustring(out: bytearray, value: str | None) -> None:
     if value is None:
         out += NULL_LENGTH
     else:
-        data = value.encode("utf-8", "surrogatepass")
+        data = _java_utf8(value)
         out += INT_STRUCT.pack(len(data))
         out += data
 

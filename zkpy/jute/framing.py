@@ -4,7 +4,7 @@ Every message is a 4-byte big-endian length and then that many bytes. `Deframer.
 whatever a read returned and hands back every complete frame in it, keeping the remainder for
 the next read, so one `data_received` call parses all the requests it carries. A length below 0
 or above `jute.maxbuffer` is a `FrameError` (NIOServerCnxn's "Len error"): the connection that
-sent it is closed.
+sent it is closed once the frames before it are served.
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ _LENGTH = struct.Struct(">i")
 
 
 class FrameError(ValueError):
-    """A frame length ZooKeeper would refuse."""
+    """A frame length ZooKeeper would refuse. `frames` are the complete frames that came
+    before it in the same read: ZooKeeper reads one frame at a time, so it serves those before
+    it closes the connection, and so must the caller."""
+
+    def __init__(self, message: str, frames: list[bytes]) -> None:
+        super().__init__(message)
+        self.frames = frames
 
 
 class Deframer:
@@ -44,7 +50,8 @@ class Deframer:
         while end - off >= 4:
             (length,) = _LENGTH.unpack_from(buf, off)
             if length < 0 or length > limit:
-                raise FrameError(f"Len error {length}")
+                del buf[:off]
+                raise FrameError(f"Len error {length}", frames)
             stop = off + 4 + length
             if stop > end:
                 break

@@ -96,20 +96,15 @@ class ClientConnection(asyncio.Protocol):
                 if len(first4) >= 4 and fourletter.is_four_letter_word(first4[:4]):
                     self._four_letter_word(first4)
                     return
-            frames = self.deframer.feed(data)
-            server = self.server
-            for frame in frames:
-                if self._closed:
-                    break
-                if self._handshaken:
-                    server.handle_packet(self, frame)
-                else:
-                    self._handshaken = True
-                    server.handle_connect(self, frame)
-        except FrameError as error:
-            log.warning("closing connection", reason=str(error), address=self.remote_address[0],
-                        port=self.remote_address[1])
-            self.close("frame too large")
+            try:
+                frames = self.deframer.feed(data)
+            except FrameError as error:
+                self._handle_frames(error.frames)
+                log.warning("closing connection", reason=str(error), address=self.remote_address[0],
+                            port=self.remote_address[1])
+                self.close("frame length refused")
+                return
+            self._handle_frames(frames)
         except DECODE_ERRORS as error:
             log.warning("closing connection", reason=f"malformed packet: {error}",
                         address=self.remote_address[0], port=self.remote_address[1])
@@ -117,6 +112,17 @@ class ClientConnection(asyncio.Protocol):
         finally:
             self._in_pass = False
             self._flush()
+
+    def _handle_frames(self, frames: list[bytes]) -> None:
+        server = self.server
+        for frame in frames:
+            if self._closed:
+                return
+            if self._handshaken:
+                server.handle_packet(self, frame)
+            else:
+                self._handshaken = True
+                server.handle_connect(self, frame)
 
     def pause_writing(self) -> None:
         self.pause_reading()
