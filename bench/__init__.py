@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of zkpy against Apache ZooKeeper; see bench/README.md."""
