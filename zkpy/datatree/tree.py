@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zkpy.datatree import acl as acls
+from zkpy.datatree.java_order import hashset_order
 from zkpy.datatree.paths import split_parent
+from zkpy.datatree.quotas import LIMIT_NODE, QUOTA_ROOT, STAT_NODE, QuotaIndex, format_stats, parse_stats, stat_path, trim_quota_path
 from zkpy.datatree.watches import PERSISTENT, RECURSIVE, STANDARD, WatchManager
 from zkpy.jute import records as r
 from zkpy.jute.constants import CONTAINER_EPHEMERAL_OWNER, Err, EventType, OpCode
@@ -51,6 +53,18 @@ def ephemeral_kind(owner: int) -> str:
     return "normal"
 
 
+class ChildSet(dict[str, None]):
+    """A set of child names that remembers insertion order (ZooKeeper's order depends on it)."""
+
+    __slots__ = ()
+
+    def add(self, name: str) -> None:
+        self[name] = None
+
+    def discard(self, name: str) -> None:
+        self.pop(name, None)
+
+
 class DataNode:
     __slots__ = (
         "data",
@@ -65,6 +79,7 @@ class DataNode:
         "ephemeral_owner",
         "pzxid",
         "children",
+        "most_children",
     )
 
     def __init__(
@@ -86,7 +101,17 @@ class DataNode:
         self.aversion = 0
         self.ephemeral_owner = ephemeral_owner
         self.pzxid = czxid
-        self.children: set[str] = set()
+        self.children = ChildSet()
+        self.most_children = 0
+
+    def add_child(self, name: str) -> None:
+        self.children.add(name)
+        if len(self.children) > self.most_children:
+            self.most_children = len(self.children)
+
+    def ordered_children(self) -> list[str]:
+        """The children in the order ZooKeeper's HashSet returns them."""
+        return hashset_order(self.children, self.most_children)
 
     def stat(self) -> Any:
         """The client's Stat. `cversion` is stored as ZooKeeper stores it, a count of creates
@@ -136,6 +161,7 @@ class DataTree:
         self.child_watches = WatchManager()
         self._acl_intern: dict[tuple[tuple[int, str, str], ...], list[Any]] = {}
         self._data_size = 0
+        self.quotas = QuotaIndex()
         self._init_special_nodes()
 
     def _init_special_nodes(self) -> None:
@@ -153,7 +179,7 @@ class DataTree:
 
     def _attach(self, path: str, node: DataNode) -> None:
         parent, name = split_parent(path)
-        self.nodes[parent].children.add(name)
+        self.nodes[parent].add_child(name)
         self.nodes[path] = node
 
     def intern_acl(self, acl: Sequence[Any]) -> list[Any]:
@@ -300,7 +326,7 @@ class DataTree:
             parent.cversion = parent_cversion
             parent.pzxid = zxid
         node = DataNode(data, self.intern_acl(acl), zxid, time_ms, owner)
-        parent.children.add(name)
+        parent.add_child(name)
         self.nodes[path] = node
         self._data_size += _size(data)
         kind = ephemeral_kind(owner)
@@ -311,6 +337,12 @@ class DataTree:
         elif kind == "ttl":
             self.ttls.add(path)
         result.stat = node.stat()
+        if parent_path.startswith(QUOTA_ROOT):
+            if name == LIMIT_NODE:
+                self.quotas.paths.add(trim_quota_path(parent_path))
+            elif name == STAT_NODE:
+                self._recount_quota(trim_quota_path(parent_path))
+        self._charge_quota(path, _size(data), 1)
         self._fire(result.events, self.data_watches.trigger(path, EventType.NodeCreated), EventType.NodeCreated, path)
         self._fire(result.events, self.child_watches.trigger(parent_path, EventType.NodeChildrenChanged),
                    EventType.NodeChildrenChanged, parent_path)
@@ -326,6 +358,9 @@ class DataTree:
         parent.children.discard(name)
         if zxid > parent.pzxid:
             parent.pzxid = zxid
+        if parent_path.startswith(QUOTA_ROOT) and name == LIMIT_NODE:
+            self.quotas.paths.discard(trim_quota_path(parent_path))
+        self._charge_quota(path, -_size(node.data), -1)
         kind = ephemeral_kind(node.ephemeral_owner)
         if kind == "normal":
             owned = self.ephemerals.get(node.ephemeral_owner)
@@ -351,6 +386,7 @@ class DataTree:
             result.err = Err.NONODE
             return
         self._data_size += _size(data) - _size(node.data)
+        self._charge_quota(path, _size(data) - _size(node.data), 0)
         node.data = data
         node.version = version
         node.mzxid = zxid
@@ -377,6 +413,45 @@ class DataTree:
         for path in sorted(self.ephemerals.get(session_id, ())):
             self._delete(path, zxid, events)
         self.ephemerals.pop(session_id, None)
+
+    def _charge_quota(self, path: str, bytes_diff: int, count_diff: int) -> None:
+        """DataTree.updateQuotaStat: the stats node of the deepest quota above `path`."""
+        quota = self.quotas.deepest(path)
+        if quota is None:
+            return
+        stats_node = self.nodes.get(stat_path(quota))
+        if stats_node is None:
+            return
+        stats = parse_stats(stats_node.data)
+        stats["count"] = stats.get("count", -1) + count_diff
+        stats["bytes"] = stats.get("bytes", -1) + bytes_diff
+        self._replace_data(stats_node, format_stats(stats))
+
+    def _recount_quota(self, path: str) -> None:
+        """DataTree.updateQuotaForPath: fills a new stats node with the subtree's usage."""
+        stats_node = self.nodes.get(stat_path(path))
+        node = self.nodes.get(path)
+        if stats_node is None or node is None:
+            return
+        count, size = 1, _size(node.data)
+        prefix = path + "/"
+        for other, other_node in self.nodes.items():
+            if other.startswith(prefix):
+                count += 1
+                size += _size(other_node.data)
+        self._replace_data(stats_node, format_stats({"count": count, "bytes": size}))
+
+    def _replace_data(self, node: DataNode, data: bytes) -> None:
+        self._data_size += len(data) - _size(node.data)
+        node.data = data
+
+    def rebuild_quotas(self) -> None:
+        """Re-registers every quota after the tree was loaded from a snapshot (setupQuota)."""
+        self.quotas.paths.clear()
+        suffix = "/" + LIMIT_NODE
+        for path in self.nodes:
+            if path.startswith(QUOTA_ROOT + "/") and path.endswith(suffix):
+                self.quotas.paths.add(trim_quota_path(path[: -len(suffix)]))
 
     @staticmethod
     def _fire(events: list[WatchEvent], watchers: set[Watcher], event_type: int, path: str) -> None:

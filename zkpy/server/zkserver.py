@@ -390,7 +390,7 @@ class ZooKeeperServer:
                 return replies.reply(xid, zxid, Err.NOAUTH)
             if request.watch:
                 tree.watch_children(request.path, conn)
-            children = list(node.children)
+            children = node.ordered_children()
             if code == OpCode.getChildren:
                 return replies.reply(xid, zxid, 0, r.GetChildrenResponse(children))
             return replies.reply(xid, zxid, 0, r.GetChildren2Response(children, node.stat()))
@@ -456,7 +456,7 @@ class ZooKeeperServer:
             return op, 0, r.GetDataResponse(node.data, node.stat())
         if request.watch:
             self.tree.watch_children(request.path, conn)
-        return op, 0, r.GetChildrenResponse(list(node.children))
+        return op, 0, r.GetChildrenResponse(node.ordered_children())
 
     def _set_watches(self, conn: Any, request: Any) -> None:
         """DataTree.setWatches: re-arm watches, firing at once what changed since relativeZxid."""
