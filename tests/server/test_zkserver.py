@@ -276,3 +276,19 @@ def test_ttl_creation_needs_extended_types() -> None:
     ttl = r.CreateTTLRequest("/t", b"", OPEN_ACL_UNSAFE, CreateMode.PERSISTENT_WITH_TTL, 5000)
     hdr, _ = h.call(conn, OpCode.createTTL, ttl)
     assert hdr.err == Err.UNIMPLEMENTED
+
+
+def test_recursive_watch_does_not_reveal_unreadable_nodes() -> None:
+    h = Harness()
+    owner, _ = h.connect()
+    watcher, _ = h.connect()
+    h.request(owner, OpCode.auth, r.AuthPacket(0, "digest", b"alice:secret"))
+    owner.take()
+    h.request(watcher, OpCode.addWatch, r.AddWatchRequest("/", 1))
+    h.commit()
+    watcher.take()
+    private = [r.ACL(31, r.Id("digest", digest_of("alice:secret")))]
+    h.call(owner, OpCode.create, create_req("/open"))
+    h.call(owner, OpCode.create, create_req("/secret", acl=private))
+    events = [r.WatcherEvent.decode(f, 16)[0] for f in watcher.take()]
+    assert [(e.type, e.path) for e in events] == [(EventType.NodeCreated, "/open")]

@@ -343,7 +343,8 @@ class DataTree:
             elif name == STAT_NODE:
                 self._recount_quota(trim_quota_path(parent_path))
         self._charge_quota(path, _size(data), 1)
-        self._fire(result.events, self.data_watches.trigger(path, EventType.NodeCreated), EventType.NodeCreated, path)
+        self._fire(result.events, self.data_watches.trigger(path, EventType.NodeCreated, acl=node.acl),
+                   EventType.NodeCreated, path)
         self._fire(result.events, self.child_watches.trigger(parent_path, EventType.NodeChildrenChanged),
                    EventType.NodeChildrenChanged, parent_path)
 
@@ -372,7 +373,7 @@ class DataTree:
             self.containers.discard(path)
         elif kind == "ttl":
             self.ttls.discard(path)
-        told = self.data_watches.trigger(path, EventType.NodeDeleted)
+        told = self.data_watches.trigger(path, EventType.NodeDeleted, acl=node.acl)
         self._fire(events, told, EventType.NodeDeleted, path)
         self._fire(events, self.child_watches.trigger(path, EventType.NodeDeleted, told), EventType.NodeDeleted, path)
         self._fire(events, self.child_watches.trigger(parent_path, EventType.NodeChildrenChanged),
@@ -392,7 +393,7 @@ class DataTree:
         node.mzxid = zxid
         node.mtime = time_ms
         result.stat = node.stat()
-        self._fire(result.events, self.data_watches.trigger(path, EventType.NodeDataChanged),
+        self._fire(result.events, self.data_watches.trigger(path, EventType.NodeDataChanged, acl=node.acl),
                    EventType.NodeDataChanged, path)
 
     def _set_acl(self, result: TxnResult, path: str, acl: Sequence[Any], version: int) -> None:

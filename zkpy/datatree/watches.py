@@ -18,7 +18,8 @@ returns watchers; it never sends anything.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
 
 from zkpy.datatree.paths import parent_chain
 from zkpy.jute.constants import EventType
@@ -31,12 +32,15 @@ Watcher = Hashable
 
 
 class WatchManager:
-    __slots__ = ("_by_path", "_by_watcher", "_recursive_count")
+    __slots__ = ("_by_path", "_by_watcher", "_recursive_count", "may_read")
 
     def __init__(self) -> None:
         self._by_path: dict[str, dict[Watcher, int]] = {}
         self._by_watcher: dict[Watcher, set[str]] = {}
         self._recursive_count = 0
+        # (watcher, acl) -> bool. A recursive watch on an ancestor must not reveal a node its
+        # watcher may not read (CVE-2024-23944); the server supplies the check.
+        self.may_read: Callable[[Watcher, Any], bool] | None = None
 
     def add(self, path: str, watcher: Watcher, mode: int = STANDARD) -> None:
         watchers = self._by_path.get(path)
@@ -66,7 +70,7 @@ class WatchManager:
         self._by_watcher[watcher].discard(path)
 
     def trigger(
-        self, path: str, event_type: int, suppress: set[Watcher] | None = None
+        self, path: str, event_type: int, suppress: set[Watcher] | None = None, acl: Any = None
     ) -> set[Watcher]:
         fired: set[Watcher] = set()
         watchers = self._by_path.get(path)
@@ -78,11 +82,12 @@ class WatchManager:
                 if modes & STANDARD:
                     self._set_modes(path, watchers, watcher, modes & ~STANDARD)
         if self._recursive_count and event_type != EventType.NodeChildrenChanged:
+            may_read = self.may_read
             for ancestor in parent_chain(path):
                 above = self._by_path.get(ancestor)
                 if above:
                     for watcher, modes in above.items():
-                        if modes & RECURSIVE:
+                        if modes & RECURSIVE and (may_read is None or may_read(watcher, acl)):
                             fired.add(watcher)
         if suppress:
             fired -= suppress

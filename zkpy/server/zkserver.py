@@ -99,6 +99,7 @@ class ZooKeeperServer:
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self.tree = tree if tree is not None else DataTree()
         self.prep = PrepProcessor(self.tree, settings.prep)
+        self.tree.data_watches.may_read = lambda conn, acl: self._readable(conn, acl, Perms.READ)
         self.tracker = SessionTracker(settings.tick_ms, settings.server_id, self.clock_ms())
         for session_id, timeout_ms in self.tree.sessions.items():
             self.tracker.track(session_id, timeout_ms, self.clock_ms())
