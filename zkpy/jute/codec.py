@@ -104,7 +104,7 @@ def _java_utf8(value: str) -> bytes:
     return pairs.encode("utf-8", "surrogatepass")
 
 
-def _read_ustring(buf: bytes, off: int) -> tuple[str | None, int]:
+def read_ustring(buf: bytes, off: int) -> tuple[str | None, int]:
     (n,) = INT_STRUCT.unpack_from(buf, off)
     off += 4
     if n < 0:
@@ -160,7 +160,7 @@ class _Compiler:
         self.fields = fields
         self.namespace: dict[str, Any] = {
             "_read_buffer": _read_buffer,
-            "_read_ustring": _read_ustring,
+            "_read_ustring": read_ustring,
             "_read_count": _read_count,
             "_write_buffer": _write_buffer,
             "_write_ustring": _write_ustring,

@@ -74,12 +74,16 @@ class SnapshotFiles:
     ) -> Path:
         """Snapshots a tree that does not change meanwhile (see snapshot.serialize_snapshot).
         `digest_enabled` is zookeeper.digest.enabled; `last_zxid_enabled` is 3.9's
-        zookeeper.serializeLastProcessedZxid.enabled (3.8 readers ignore that trailer)."""
+        zookeeper.serializeLastProcessedZxid.enabled (3.8 readers ignore that trailer).
+
+        Without the digest the last-zxid trailer is left out as well: ZooKeeper 3.9 would write
+        it right after the first seal, where every digest-enabled reader (3.8 or 3.9) takes it
+        for a ZxidDigest, fails, and rejects the whole snapshot."""
         zxid = tree.last_processed_zxid
         chunks = serialize_snapshot(
             tree,
             zxid_digest=current_zxid_digest(tree) if digest_enabled else None,
-            last_processed_zxid=zxid if last_zxid_enabled else None,
+            last_processed_zxid=zxid if last_zxid_enabled and digest_enabled else None,
         )
         return self.write_stream(zxid, chunks, fsync=fsync)
 

@@ -32,6 +32,22 @@ def reply(xid: int, zxid: int, err: int, body: Any = None) -> bytes:
     return _HEADER.pack(_REPLY_HEADER_BYTES + len(payload), xid, zxid, err) + payload
 
 
+_DATA_HEADER = struct.Struct(">iiqii")  # frame length, xid, zxid, err, data length
+_STAT_BYTES = 68
+
+
+def get_data(xid: int, zxid: int, data: bytes | None, stat: bytes) -> bytes:
+    """GetDataResponse{data, stat}, packed directly."""
+    if data is None:
+        return _DATA_HEADER.pack(_REPLY_HEADER_BYTES + 4 + _STAT_BYTES, xid, zxid, 0, -1) + stat
+    return _DATA_HEADER.pack(_REPLY_HEADER_BYTES + 4 + len(data) + _STAT_BYTES, xid, zxid, 0, len(data)) + data + stat
+
+
+def stat_only(xid: int, zxid: int, stat: bytes) -> bytes:
+    """ExistsResponse / SetDataResponse / SetACLResponse: a bare Stat."""
+    return _HEADER.pack(_REPLY_HEADER_BYTES + _STAT_BYTES, xid, zxid, 0) + stat
+
+
 def notification(event_type: int, path: str, zxid: int) -> bytes:
     body = bytearray()
     r.WatcherEvent(event_type, KeeperState.SyncConnected, path).encode(body)

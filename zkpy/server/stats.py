@@ -56,7 +56,7 @@ class ConnectionStats:
     established_ms: int = 0
     packets_received: int = 0
     packets_sent: int = 0
-    last_op: str = "NA"
+    last_op_code: int | None = None
     last_cxid: int = -1
     last_zxid: int = -1
     last_response_ms: int = 0
@@ -66,17 +66,21 @@ class ConnectionStats:
     def __post_init__(self) -> None:
         self.latency = LatencyStats()
 
-    def record(self, op: Any, latency_ms: int, zxid: int) -> None:
-        self.last_op = OP_ABBREVIATIONS.get(op.op, "NA")
-        self.last_cxid = op.xid
+    def record(self, op: int, xid: int, latency_ms: int, zxid: int, now_ms: int) -> None:
+        self.last_op_code = op
+        self.last_cxid = xid
         self.last_zxid = zxid
-        self.last_response_ms = op.received_ms + latency_ms
+        self.last_response_ms = now_ms
         self.last_latency_ms = latency_ms
         self.latency.record(latency_ms)
 
+    @property
+    def last_op(self) -> str:
+        return OP_ABBREVIATIONS.get(self.last_op_code, "NA") if self.last_op_code is not None else "NA"
+
     def reset(self) -> None:
         self.packets_received = self.packets_sent = 0
-        self.last_op = "NA"
+        self.last_op_code = None
         self.last_cxid = self.last_zxid = -1
         self.last_response_ms = self.last_latency_ms = 0
         self.latency.reset()

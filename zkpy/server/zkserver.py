@@ -23,6 +23,7 @@ Connections are objects with `send(frame)`, `close(reason)`, `pause_reading()` a
 
 from __future__ import annotations
 
+import struct
 import time
 from collections import deque
 from collections.abc import Callable
@@ -35,7 +36,7 @@ from zkpy.datatree import acl as acls
 from zkpy.datatree.tree import DataTree, TxnResult
 from zkpy.datatree.watches import PERSISTENT, RECURSIVE, STANDARD
 from zkpy.jute import records as r
-from zkpy.jute.codec import DECODE_ERRORS
+from zkpy.jute.codec import DECODE_ERRORS, read_ustring
 from zkpy.jute.constants import AddWatchMode, Err, EventType, OpCode, Perms, WatcherType, Xid
 from zkpy.server import replies
 from zkpy.server.containers import ReaperPolicy, reap_candidates
@@ -46,7 +47,8 @@ from zkpy.server.stats import ConnectionStats, ServerStats
 
 log = structlog.get_logger("zkpy.server")
 
-_REQUEST_HEADER = r.RequestHeader
+_REQUEST_HEADER = struct.Struct(">ii")
+_FAST_READS = frozenset({OpCode.getData, OpCode.exists})
 _ZERO_PASSWORD = bytes(16)
 
 
@@ -192,16 +194,19 @@ class ZooKeeperServer:
 
     def handle_packet(self, conn: Connection, frame: bytes) -> None:
         """One request frame after the handshake. Raises DECODE_ERRORS on a bad header."""
-        header, off = _REQUEST_HEADER.decode(frame, 0)
-        xid = header.xid
-        op = header.type
-        stats = self.stats
-        stats.packets_received += 1
+        xid, op = _REQUEST_HEADER.unpack_from(frame, 0)
+        off = 8
+        self.stats.packets_received += 1
         conn.stats.packets_received += 1
         now = self.clock_ms()
         session_id = conn.session_id
         if session_id:
             self.tracker.touch(session_id, now)
+        if op in _FAST_READS and not self.connections[conn].queue:
+            reply = self._fast_read(conn, xid, op, frame)
+            if reply is not None:
+                self._send_reply(conn, op, xid, reply, 0)
+                return
         if op == OpCode.auth:
             self._auth(conn, frame, off)
             return
@@ -235,7 +240,7 @@ class ZooKeeperServer:
         elif queue:
             queue.append(pending)
         else:
-            self._send_reply(conn, pending, self._read(conn, pending))
+            self._send_reply(conn, op, xid, self._read(conn, pending), 0)
             return
         if len(queue) > self.settings.max_outstanding_per_connection and not state.paused:
             state.paused = True
@@ -320,7 +325,7 @@ class ZooKeeperServer:
             else:
                 frame = self._read(conn, head)
             queue.popleft()
-            self._send_reply(conn, head, frame)
+            self._send_reply(conn, head.op, head.xid, frame, self.clock_ms() - head.received_ms)
             if head.close_after:
                 conn.close("session closed by client")
                 self.connection_lost(conn)
@@ -329,11 +334,35 @@ class ZooKeeperServer:
             state.paused = False
             conn.resume_reading()
 
-    def _send_reply(self, conn: Any, op: PendingOp, frame: bytes) -> None:
-        latency = self.clock_ms() - op.received_ms
-        self.stats.record_latency(latency)
-        conn.stats.record(op, latency, self.tree.last_processed_zxid)
-        self._send(conn, frame)
+    def _send_reply(self, conn: Any, op: int, xid: int, frame: bytes, latency_ms: int) -> None:
+        self.stats.record_latency(latency_ms)
+        conn.stats.record(op, xid, latency_ms, self.tree.last_processed_zxid, self.clock_ms())
+        self.stats.packets_sent += 1
+        conn.stats.packets_sent += 1
+        conn.send(frame)
+
+    def _fast_read(self, conn: Any, xid: int, op: int, frame: bytes) -> bytes | None:
+        """getData and exists with nothing queued ahead: decoded and answered in place.
+        None sends the request down the general path (malformed body, errors)."""
+        try:
+            path, off = read_ustring(frame, 8)
+            watch = frame[off]
+        except (IndexError, *DECODE_ERRORS):
+            return None
+        tree = self.tree
+        node = tree.nodes.get(path)
+        if node is None:
+            return None
+        zxid = tree.last_processed_zxid
+        if op == OpCode.getData:
+            if not self._readable(conn, node.acl, Perms.READ):
+                return None
+            if watch:
+                tree.watch_data(path, conn)
+            return replies.get_data(xid, zxid, node.data, node.stat_bytes())
+        if watch:
+            tree.watch_data(path, conn)
+        return replies.stat_only(xid, zxid, node.stat_bytes())
 
     def _send(self, conn: Any, frame: bytes) -> None:
         self.stats.packets_sent += 1
@@ -375,14 +404,14 @@ class ZooKeeperServer:
                 return replies.reply(xid, zxid, Err.NOAUTH)
             if request.watch:
                 tree.watch_data(request.path, conn)
-            return replies.reply(xid, zxid, 0, r.GetDataResponse(node.data, node.stat()))
+            return replies.get_data(xid, zxid, node.data, node.stat_bytes())
         if code == OpCode.exists:
             if request.watch:
                 tree.watch_data(request.path, conn)
             node = tree.nodes.get(request.path)
             if node is None:
                 return replies.reply(xid, zxid, Err.NONODE)
-            return replies.reply(xid, zxid, 0, r.ExistsResponse(node.stat()))
+            return replies.stat_only(xid, zxid, node.stat_bytes())
         if code in (OpCode.getChildren, OpCode.getChildren2):
             node = tree.nodes.get(request.path)
             if node is None:
