@@ -332,6 +332,13 @@ class DataTree:
             return
         if name in parent.children:
             result.err = Err.NODEEXISTS
+            # Only a replay over a fuzzy snapshot gets here (prep refuses it otherwise): the
+            # snapshot may hold the node but not its parent's bump (ZOOKEEPER-1046).
+            if parent_cversion == -1:
+                parent_cversion = parent.cversion + 1
+            if parent_cversion > parent.cversion:
+                parent.cversion = parent_cversion
+                parent.pzxid = zxid
             return
         if parent_cversion == -1:
             parent_cversion = parent.cversion + 1
