@@ -21,6 +21,7 @@ from zkpy.server.config import ServerConfig
 from zkpy.server.containers import ReaperPolicy
 from zkpy.server.logs import configure_logging
 from zkpy.server.prep import PrepPolicy
+from zkpy.server.runtime import tls
 from zkpy.server.runtime.client_port import ClientConnection
 from zkpy.server.version import ZOOKEEPER_VERSION
 from zkpy.server.zkserver import ServerSettings, ZooKeeperServer
@@ -112,6 +113,18 @@ class StandaloneServer:
         except OSError as error:
             log.error("cannot listen on the client port", port=self.config.client_port, error=str(error))
             return 1
+        secure_port = self.config.extra.get("secureClientPort")
+        if secure_port and int(secure_port) > 0:
+            try:
+                context = tls.server_context(self.config.extra)
+                await loop.create_server(
+                    self._protocol, host=self.config.extra.get("secureClientPortAddress"),
+                    port=int(secure_port), ssl=context, reuse_address=True, backlog=1024,
+                )
+            except (OSError, ValueError) as error:
+                log.error("cannot serve the secure client port", port=secure_port, error=str(error))
+                return 1
+            log.info("serving TLS", port=int(secure_port))
         for warning in self.config.warnings:
             log.warning("config", detail=warning)
         for key in self.config.unimplemented_keys():
