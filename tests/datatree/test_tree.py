@@ -122,3 +122,17 @@ def test_recursive_watch_sees_descendant_changes() -> None:
     tree.add_persistent_watch("/", "w", recursive=True)
     result = create(tree, 2, "/a")
     assert result.events == [("w", EventType.NodeCreated, "/a")]
+
+
+def test_digest_is_maintained_incrementally() -> None:
+    from zkpy.datatree.digest import tree_digest
+
+    tree = DataTree()
+    assert tree.digest == tree_digest(tree)
+    create(tree, 2, "/a", b"x")
+    create(tree, 3, "/a/b", b"y")
+    tree.apply(header(4, OpCode.setData), r.SetDataTxn("/a", b"zz", 1))
+    tree.apply(header(5, OpCode.setACL), r.SetACLTxn("/a/b", OPEN_ACL_UNSAFE, 1))
+    tree.apply(header(6, OpCode.delete), r.DeleteTxn("/a/b"))
+    create(tree, 7, "/a", b"again")
+    assert tree.digest == tree_digest(tree)

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from zkpy.datatree import acl as acls
+from zkpy.datatree.digest import node_digest, to_java_long, tree_digest
 from zkpy.datatree.java_order import hashset_order
 from zkpy.datatree.paths import split_parent
 from zkpy.datatree.quotas import LIMIT_NODE, QUOTA_ROOT, STAT_NODE, QuotaIndex, format_stats, parse_stats, stat_path, trim_quota_path
@@ -176,6 +177,7 @@ class DataTree:
         self._data_size = 0
         self.quotas = QuotaIndex()
         self._init_special_nodes()
+        self._digest_sum = tree_digest(self)
 
     def _init_special_nodes(self) -> None:
         open_acl = self.intern_acl(acls.OPEN_ACL_UNSAFE)
@@ -334,20 +336,13 @@ class DataTree:
             result.err = Err.NODEEXISTS
             # Only a replay over a fuzzy snapshot gets here (prep refuses it otherwise): the
             # snapshot may hold the node but not its parent's bump (ZOOKEEPER-1046).
-            if parent_cversion == -1:
-                parent_cversion = parent.cversion + 1
-            if parent_cversion > parent.cversion:
-                parent.cversion = parent_cversion
-                parent.pzxid = zxid
+            self._advance_parent(parent_path, parent, parent_cversion, zxid)
             return
-        if parent_cversion == -1:
-            parent_cversion = parent.cversion + 1
-        if parent_cversion > parent.cversion:
-            parent.cversion = parent_cversion
-            parent.pzxid = zxid
+        self._advance_parent(parent_path, parent, parent_cversion, zxid)
         node = DataNode(data, self.intern_acl(acl), zxid, time_ms, owner)
         parent.add_child(name)
         self.nodes[path] = node
+        self._digest_sum += node_digest(path, node)
         self._data_size += _size(data)
         kind = ephemeral_kind(owner)
         if kind == "normal":
@@ -375,10 +370,13 @@ class DataTree:
         parent_path, name = split_parent(path)
         parent = self.nodes[parent_path]
         del self.nodes[path]
+        self._digest_sum -= node_digest(path, node)
         self._data_size -= _size(node.data)
         parent.children.discard(name)
         if zxid > parent.pzxid:
+            before = node_digest(parent_path, parent)
             parent.pzxid = zxid
+            self._digest_sum += node_digest(parent_path, parent) - before
         if parent_path.startswith(QUOTA_ROOT) and name == LIMIT_NODE:
             self.quotas.paths.discard(trim_quota_path(parent_path))
         self._charge_quota(path, -_size(node.data), -1)
@@ -408,10 +406,12 @@ class DataTree:
             return
         self._data_size += _size(data) - _size(node.data)
         self._charge_quota(path, _size(data) - _size(node.data), 0)
+        before = node_digest(path, node)
         node.data = data
         node.version = version
         node.mzxid = zxid
         node.mtime = time_ms
+        self._digest_sum += node_digest(path, node) - before
         result.stat = node.stat()
         self._fire(result.events, self.data_watches.trigger(path, EventType.NodeDataChanged, acl=node.acl),
                    EventType.NodeDataChanged, path)
@@ -422,8 +422,10 @@ class DataTree:
         if node is None:
             result.err = Err.NONODE
             return
+        before = node_digest(path, node)
         node.acl = self.intern_acl(acl)
         node.aversion = version
+        self._digest_sum += node_digest(path, node) - before
         result.stat = node.stat()
 
     def _kill_session(self, session_id: int, txn: Any, zxid: int, events: list[WatchEvent]) -> None:
@@ -434,6 +436,26 @@ class DataTree:
         for path in sorted(self.ephemerals.get(session_id, ())):
             self._delete(path, zxid, events)
         self.ephemerals.pop(session_id, None)
+
+    def _advance_parent(self, parent_path: str, parent: DataNode, parent_cversion: int, zxid: int) -> None:
+        """The parent's cversion and pzxid after a create (DataTree.createNode/setCversionPzxid):
+        they only move forward, so replaying an already-applied create changes nothing."""
+        if parent_cversion == -1:
+            parent_cversion = parent.cversion + 1
+        if parent_cversion > parent.cversion:
+            before = node_digest(parent_path, parent)
+            parent.cversion = parent_cversion
+            parent.pzxid = zxid
+            self._digest_sum += node_digest(parent_path, parent) - before
+
+    @property
+    def digest(self) -> int:
+        """The tree digest (ZooKeeper's DigestCalculator sum), maintained as txns apply."""
+        return to_java_long(self._digest_sum)
+
+    def recompute_digest(self) -> None:
+        """Recomputes the digest from scratch, after the nodes were filled in from a snapshot."""
+        self._digest_sum = tree_digest(self)
 
     def _charge_quota(self, path: str, bytes_diff: int, count_diff: int) -> None:
         """DataTree.updateQuotaStat: the stats node of the deepest quota above `path`."""
