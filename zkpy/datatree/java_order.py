@@ -11,22 +11,31 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import lru_cache
+from operator import mul
 
 INITIAL_TABLE_SIZE = 8
+
+
+_POWERS_OF_31: list[int] = [1]
+
+
+def _powers(count: int) -> list[int]:
+    """31**k mod 2**32 for k = count-1 .. 0 (the weights of String.hashCode's polynomial)."""
+    while len(_POWERS_OF_31) < count:
+        _POWERS_OF_31.append((_POWERS_OF_31[-1] * 31) & 0xFFFFFFFF)
+    return _POWERS_OF_31[count - 1 :: -1] if count else []
 
 
 @lru_cache(maxsize=1 << 16)
 def java_string_hash(text: str) -> int:
     """String.hashCode over UTF-16 code units, as an unsigned 32-bit value."""
-    h = 0
     if text.isascii():
-        for byte in text.encode("ascii"):
-            h = (31 * h + byte) & 0xFFFFFFFF
-        return h
-    data = text.encode("utf-16-be", "surrogatepass")
-    for i in range(0, len(data), 2):
-        h = (31 * h + ((data[i] << 8) | data[i + 1])) & 0xFFFFFFFF
-    return h
+        units: Iterable[int] = text.encode("ascii")
+    else:
+        data = text.encode("utf-16-be", "surrogatepass")
+        units = [(data[i] << 8) | data[i + 1] for i in range(0, len(data), 2)]
+    units = list(units)
+    return sum(map(mul, units, _powers(len(units)))) & 0xFFFFFFFF
 
 
 def table_size(most_entries: int) -> int:

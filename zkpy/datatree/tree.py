@@ -56,6 +56,12 @@ def ephemeral_kind(owner: int) -> str:
     return "normal"
 
 
+def client_ephemeral_owner(owner: int) -> int:
+    """What clients see (DataNode.getClientEphemeralOwner): the session of an ephemeral, and 0
+    for containers and TTL nodes, whose stored owner only encodes their type."""
+    return owner if owner >= 0 or ephemeral_kind(owner) == "normal" else 0
+
+
 class ChildSet(dict[str, None]):
     """A set of child names that remembers insertion order (ZooKeeper's order depends on it)."""
 
@@ -123,8 +129,8 @@ class DataNode:
         return _STAT.pack(
             self.czxid, self.mzxid, self.ctime, self.mtime, self.version,
             ((self.cversion * 2 - children + _INT_HALF) % _INT_RANGE) - _INT_HALF,
-            self.aversion, self.ephemeral_owner, len(data) if data is not None else 0, children,
-            self.pzxid,
+            self.aversion, client_ephemeral_owner(self.ephemeral_owner),
+            len(data) if data is not None else 0, children, self.pzxid,
         )
 
     def stat(self) -> Any:
@@ -141,7 +147,7 @@ class DataNode:
             self.version,
             visible_cversion,
             self.aversion,
-            self.ephemeral_owner,
+            client_ephemeral_owner(self.ephemeral_owner),
             len(self.data) if self.data is not None else 0,
             children,
             self.pzxid,
@@ -261,11 +267,12 @@ class DataTree:
             self.last_processed_zxid = header.zxid
         return result
 
-    def _apply_into(self, result: TxnResult, txn_type: int, txn: Any, header: Any) -> None:
+    def _apply_into(self, result: TxnResult, txn_type: int, txn: Any, header: Any, in_multi: bool = False) -> None:
         zxid = header.zxid
         if txn_type in (OpCode.create, OpCode.create2):
             owner = header.clientId if txn.ephemeral else 0
-            self._create(result, txn.path, txn.data, txn.acl, owner, txn.parentCVersion, zxid, header.time)
+            self._create(result, txn.path, txn.data, txn.acl, owner, txn.parentCVersion, zxid, header.time,
+                         replayable=txn_type == OpCode.create and not in_multi)
         elif txn_type == OpCode.createContainer:
             self._create(result, txn.path, txn.data, txn.acl, CONTAINER_EPHEMERAL_OWNER,
                          txn.parentCVersion, zxid, header.time)
@@ -310,7 +317,7 @@ class DataTree:
                 sub_type = OpCode.error
                 record = r.ErrorTxn(Err.RUNTIMEINCONSISTENCY if post_failed else Err.OK)
             sub_result = TxnResult(header.clientId, header.cxid, header.zxid, sub_type, events=result.events)
-            self._apply_into(sub_result, sub_type, record, header)
+            self._apply_into(sub_result, sub_type, record, header, in_multi=True)
             result.multi.append(sub_result)
             if sub_result.err and not result.err:
                 result.err = sub_result.err
@@ -325,6 +332,7 @@ class DataTree:
         parent_cversion: int,
         zxid: int,
         time_ms: int,
+        replayable: bool = False,
     ) -> None:
         result.path = path
         parent_path, name = split_parent(path)
@@ -335,8 +343,10 @@ class DataTree:
         if name in parent.children:
             result.err = Err.NODEEXISTS
             # Only a replay over a fuzzy snapshot gets here (prep refuses it otherwise): the
-            # snapshot may hold the node but not its parent's bump (ZOOKEEPER-1046).
-            self._advance_parent(parent_path, parent, parent_cversion, zxid)
+            # snapshot may hold the node but not its parent's bump. ZooKeeper repairs the parent
+            # for a plain create outside a multi only (processTxn, ZOOKEEPER-1046).
+            if replayable:
+                self._advance_parent(parent_path, parent, parent_cversion, zxid)
             return
         self._advance_parent(parent_path, parent, parent_cversion, zxid)
         node = DataNode(data, self.intern_acl(acl), zxid, time_ms, owner)
@@ -364,19 +374,24 @@ class DataTree:
                    EventType.NodeChildrenChanged, parent_path)
 
     def _delete(self, path: str, zxid: int, events: list[WatchEvent]) -> int:
-        node = self.nodes.get(path)
-        if node is None or path in ("", "/"):
+        if path in ("", "/"):
             return Err.NONODE
         parent_path, name = split_parent(path)
-        parent = self.nodes[parent_path]
-        del self.nodes[path]
-        self._digest_sum -= node_digest(path, node)
-        self._data_size -= _size(node.data)
+        parent = self.nodes.get(parent_path)
+        if parent is None:
+            return Err.NONODE
+        # DataTree.deleteNode moves the parent's pzxid before it finds the child missing: a
+        # replay over a fuzzy snapshot may meet a child that is already gone.
         parent.children.discard(name)
         if zxid > parent.pzxid:
             before = node_digest(parent_path, parent)
             parent.pzxid = zxid
             self._digest_sum += node_digest(parent_path, parent) - before
+        node = self.nodes.pop(path, None)
+        if node is None:
+            return Err.NONODE
+        self._digest_sum -= node_digest(path, node)
+        self._data_size -= _size(node.data)
         if parent_path.startswith(QUOTA_ROOT) and name == LIMIT_NODE:
             self.quotas.paths.discard(trim_quota_path(parent_path))
         self._charge_quota(path, -_size(node.data), -1)
@@ -453,9 +468,11 @@ class DataTree:
         """The tree digest (ZooKeeper's DigestCalculator sum), maintained as txns apply."""
         return to_java_long(self._digest_sum)
 
-    def recompute_digest(self) -> None:
-        """Recomputes the digest from scratch, after the nodes were filled in from a snapshot."""
+    def recompute_totals(self) -> None:
+        """Recomputes the digest and the data size from scratch, after the nodes were filled in
+        from a snapshot."""
         self._digest_sum = tree_digest(self)
+        self._data_size = sum(_size(node.data) for path, node in self.nodes.items() if path != "/")
 
     def _charge_quota(self, path: str, bytes_diff: int, count_diff: int) -> None:
         """DataTree.updateQuotaStat: the stats node of the deepest quota above `path`."""
@@ -489,12 +506,15 @@ class DataTree:
         node.data = data
 
     def rebuild_quotas(self) -> None:
-        """Re-registers every quota after the tree was loaded from a snapshot (setupQuota)."""
+        """Re-registers every quota and recounts its usage after the tree was loaded from a
+        snapshot (DataTree.setupQuota)."""
         self.quotas.paths.clear()
         suffix = "/" + LIMIT_NODE
-        for path in self.nodes:
+        for path in list(self.nodes):
             if path.startswith(QUOTA_ROOT + "/") and path.endswith(suffix):
-                self.quotas.paths.add(trim_quota_path(path[: -len(suffix)]))
+                quota = trim_quota_path(path[: -len(suffix)])
+                self._recount_quota(quota)
+                self.quotas.paths.add(quota)
 
     @staticmethod
     def _fire(events: list[WatchEvent], watchers: set[Watcher], event_type: int, path: str) -> None:

@@ -4,7 +4,9 @@ Theory of operation: snapshots are fuzzy -- ZooKeeper writes them while txns kee
 so a snapshot named zxid Z may already contain some effects of txns after Z. Replaying every
 logged txn after Z over it converges to the right tree because applying is idempotent enough:
 a create of an existing node or a delete of a missing one fails harmlessly, and the parent's
-cversion/pzxid only move forward.
+cversion/pzxid only move forward -- provided DataTree.apply follows ZooKeeper there: a delete of a
+missing child still moves the parent's pzxid, and a `create` that finds its node already there
+still sets the parent's cversion/pzxid (DataTree.deleteNode, processTxn's setCversionPzxid).
 
 Empty data directories (ZOOKEEPER-3056, `zookeeper.snapshot.trust.empty`):
 - no snapshot and no log: a brand-new database; the result is a fresh tree at zxid 0 and

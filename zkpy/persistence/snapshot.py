@@ -16,8 +16,10 @@ ReferenceCountedACLCache.serialize, DataNode.serialize, SnapStream.sealStream):
 Nodes point at ACLs through the index table written before them. Index -1 stands for
 OPEN_ACL_UNSAFE without a table entry; ZooKeeper uses it for the nodes it builds itself (the root,
 /zookeeper, /zookeeper/quota), so those get -1 here while they are open, and every other distinct
-ACL gets an index from 1 up in the order first met. Children are written in sorted order so equal
-trees give equal bytes (ZooKeeper's order is its HashSet's).
+ACL gets an index from 1 up, in sorted order (ZooKeeper numbers them in the order it first met
+them, which the tree does not remember). Children are written in the order ZooKeeper's HashSet
+iterates them (DataNode.ordered_children), as ZooKeeper writes them; reading a snapshot adds them
+back in file order, so after a restart both list children in the same order again.
 
 Serialization is a generator of chunks, the Adler32 running over them, so a snapshot of any size
 streams to disk. It reads the tree as it goes: the caller must hand it a tree (or a copy-on-write
@@ -156,7 +158,7 @@ def serialize_snapshot(
         )
         if node.children:
             prefix = path + "/"
-            for name in sorted(node.children, reverse=True):
+            for name in reversed(node.ordered_children()):
                 child = nodes.get(prefix + name)
                 if child is not None:
                     stack.append((prefix + name, child))
@@ -191,9 +193,10 @@ def _acl_table(nodes: dict[str, Any]) -> tuple[dict[int, int], list[tuple[int, A
     Indexes follow the sorted ACL contents, so equal trees give equal tables."""
     key_of: dict[int, tuple[tuple[int, str, str], ...]] = {}
     first: dict[tuple[tuple[int, str, str], ...], Any] = {}
+    root_alias = "/" if "" in nodes else None  # the root is written once, as ""
     for path, node in nodes.items():
         acl = node.acl
-        if id(acl) in key_of or path == "/":  # "/" is the root's alias; it is written as ""
+        if id(acl) in key_of or path == root_alias:
             continue
         key = _acl_key(acl)
         if path in BUILTIN_OPEN_PATHS and key == _OPEN_ACL_KEY:
@@ -397,7 +400,7 @@ def _read_nodes(reader: _Reader, tree: DataTree, acls: dict[int, list[Any]]) -> 
             parent = nodes.get(path[:slash])
             if parent is None:
                 raise CorruptSnapshotError(f"{path}: parent {path[:slash]!r} is not in the snapshot")
-            parent.children.add(path[slash + 1:])
+            parent.add_child(path[slash + 1:])
             if owner:
                 kind = ephemeral_kind(owner)
                 if kind == "normal":
@@ -413,8 +416,8 @@ def _read_nodes(reader: _Reader, tree: DataTree, acls: dict[int, list[Any]]) -> 
     if "" not in nodes:
         raise CorruptSnapshotError("snapshot has no root node")
     nodes["/"] = nodes[""]
-    # DataTree has no public way yet to recount the data size behind approximate_data_size.
-    tree._data_size = data_size
+    tree.recompute_totals()
+    tree.rebuild_quotas()
 
 
 def _read_trailers(reader: _Reader) -> tuple[ZxidDigest | None, int | None]:

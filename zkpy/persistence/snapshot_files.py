@@ -25,7 +25,12 @@ from typing import Any
 import structlog
 
 from zkpy.persistence.fsync import fsync_dir
-from zkpy.persistence.names import SNAPSHOT_PREFIX, make_snapshot_name, sort_data_dir, zxid_from_name
+from zkpy.persistence.names import (
+    SNAPSHOT_PREFIX,
+    make_snapshot_name,
+    sort_data_dir,
+    zxid_from_name,
+)
 from zkpy.persistence.snapshot import (
     CorruptSnapshotError,
     LoadedSnapshot,
@@ -33,7 +38,14 @@ from zkpy.persistence.snapshot import (
     deserialize_snapshot,
     serialize_snapshot,
 )
-from zkpy.persistence.snapstream import METHODS, CompressionError, compress, decompress, looks_valid, method_of_file
+from zkpy.persistence.snapstream import (
+    METHODS,
+    CompressionError,
+    compress,
+    decompress,
+    looks_valid,
+    method_of_file,
+)
 
 log = structlog.get_logger("zkpy.persistence")
 
@@ -94,8 +106,7 @@ class SnapshotFiles:
         temporary = final.with_name(final.name + ".tmp")
         try:
             with open(temporary, "wb") as f:
-                for piece in compress(chunks, self.compression):
-                    f.write(piece)
+                f.writelines(compress(chunks, self.compression))
                 f.flush()
                 if fsync:
                     os.fsync(f.fileno())
@@ -118,7 +129,7 @@ class SnapshotFiles:
     def valid_snapshots(self, limit: int = MAX_SNAPSHOTS_TRIED) -> list[Path]:
         """Up to `limit` newest snapshots that pass the cheap validity check
         (FileSnap.findNValidSnapshots)."""
-        found = []
+        found: list[Path] = []
         for path in self.snapshots():
             if len(found) == limit:
                 break

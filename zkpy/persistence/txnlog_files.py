@@ -21,15 +21,21 @@ from __future__ import annotations
 import mmap
 import os
 import threading
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from zkpy.jute.txns import encode_txn
 from zkpy.persistence.fsync import fdatasync, fsync_dir
-from zkpy.persistence.names import LOG_PREFIX, log_files_from, make_log_name, sort_data_dir, zxid_from_name
+from zkpy.persistence.names import (
+    LOG_PREFIX,
+    log_files_from,
+    make_log_name,
+    sort_data_dir,
+    zxid_from_name,
+)
 from zkpy.persistence.txnlog import (
     DEFAULT_PREALLOC_SIZE,
     HEADER_SIZE,
@@ -114,22 +120,21 @@ class TxnLogFiles:
 
     def append(self, txns: Iterable[tuple[Any, Any, Any]]) -> None:
         """Queues (TxnHeader, txn record, TxnDigest | None) entries for the next `sync`."""
-        self.append_serialized(encode_txn(header, txn, digest) for header, txn, digest in txns)
+        self.append_serialized([encode_txn(header, txn, digest) for header, txn, digest in txns])
 
     def append_serialized(self, txns: Iterable[bytes]) -> None:
         """Queues txns already serialized as TxnHeader + record [+ TxnDigest], e.g. a proposal's
         payload, without decoding them."""
+        framed = [(zxid_of_txn_bytes(txn_bytes), encode_entry(txn_bytes)) for txn_bytes in txns]
         with self._lock:
-            for txn_bytes in txns:
-                zxid = zxid_of_txn_bytes(txn_bytes)
+            for zxid, entry in framed:
                 if self._roll_requested or not self._pending:
                     self._pending.append(_Segment(zxid if self._roll_requested else None))
                     self._roll_requested = False
                 segment = self._pending[-1]
-                segment.data += encode_entry(txn_bytes)
+                segment.data += entry
                 segment.last_zxid = zxid
-                if zxid > self._last_appended_zxid:
-                    self._last_appended_zxid = zxid
+                self._last_appended_zxid = max(self._last_appended_zxid, zxid)
 
     def roll(self) -> None:
         """Starts a new log file with the next appended txn (FileTxnLog.rollLog)."""
@@ -272,7 +277,7 @@ class TxnLogFiles:
                 self._last_synced_zxid = min(self._last_synced_zxid, zxid)
 
 
-def read_log_file(path: Path) -> Iterator[LogEntry]:
+def read_log_file(path: Path) -> Generator[LogEntry, None, None]:
     """The entries of one log file (see txnlog.read_log), read through a private mapping."""
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size

@@ -1,14 +1,17 @@
 """Process entry point of a standalone server: event loop, listener, timers, signals.
 
-Theory of operation: this is the only place (with client_port) that touches asyncio. It builds
-the server core from the config, listens on the client port, hands the core's proposed txns
-back to it as committed once per loop iteration (group commit; the persistence layer will sit
-here), drives session expiry from a timer, and stops cleanly on SIGTERM/SIGINT.
+Theory of operation: this is where the asyncio parts meet (with client_port and storage). It
+restores the database from the data directory, builds the server core on it, listens on the
+client port(s), and runs the commit loop: each batch of proposed txns is logged and fsynced
+(storage, off the loop), then committed to the core, which applies them and answers. Timers drive
+session expiry, the container reaper and autopurge; SIGTERM/SIGINT stop it cleanly, and a txn
+log that cannot be written stops it with a non-zero exit code.
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import signal
 import time
 from pathlib import Path
@@ -16,6 +19,10 @@ from pathlib import Path
 import structlog
 import uvloop
 
+from zkpy.datatree.tree import DataTree
+from zkpy.persistence.restore import EmptySnapshotError
+from zkpy.persistence.snapshot_files import NoValidSnapshotError
+from zkpy.persistence.txnlog import CorruptLogError
 from zkpy.server import fourletter
 from zkpy.server.config import ServerConfig
 from zkpy.server.containers import ReaperPolicy
@@ -23,12 +30,16 @@ from zkpy.server.logs import configure_logging
 from zkpy.server.prep import PrepPolicy
 from zkpy.server.runtime import tls
 from zkpy.server.runtime.client_port import ClientConnection
+from zkpy.server.runtime.storage import Storage
 from zkpy.server.version import ZOOKEEPER_VERSION
 from zkpy.server.zkserver import ServerSettings, ZooKeeperServer
 
 log = structlog.get_logger("zkpy.main")
 
 EXPIRY_CHECK_INTERVAL_S = 0.1
+# ZooKeeper's ExitCode.UNABLE_TO_ACCESS_DATADIR
+EXIT_DATADIR_UNUSABLE = 3
+RESTORE_ERRORS = (EmptySnapshotError, NoValidSnapshotError, CorruptLogError)
 
 
 def settings_from(config: ServerConfig) -> ServerSettings:
@@ -61,26 +72,38 @@ def reaper_policy(config: ServerConfig) -> ReaperPolicy:
 
 
 class StandaloneServer:
-    def __init__(self, config: ServerConfig) -> None:
+    def __init__(self, config: ServerConfig, storage: Storage, tree: DataTree) -> None:
         self.config = config
-        self.core = ZooKeeperServer(settings_from(config))
+        self.storage = storage
+        self.core = ZooKeeperServer(settings_from(config), tree=tree)
         self.four_letter = fourletter.FourLetterContext(
             self.core, config, lambda: "standalone", time.monotonic()
         )
         self._ip_counts: dict[str, int] = {}
-        self._commit_scheduled = False
+        self._proposals_waiting = asyncio.Event()
         self._stopped = asyncio.Event()
+        self._exit_code = 0
 
-    def _schedule_commit(self) -> None:
-        if not self._commit_scheduled:
-            self._commit_scheduled = True
-            asyncio.get_running_loop().call_soon(self._commit)
-
-    def _commit(self) -> None:
-        self._commit_scheduled = False
+    async def _commit_loop(self) -> None:
+        """Logs each batch of proposals (one fsync), then applies and answers it."""
         core = self.core
-        for header, txn in core.take_proposals():
-            core.commit(header, txn)
+        while True:
+            await self._proposals_waiting.wait()
+            self._proposals_waiting.clear()
+            batch = core.take_proposals()
+            if not batch:
+                continue
+            try:
+                await self.storage.log_and_sync(batch)
+            except OSError as error:
+                log.critical("cannot write the txn log; stopping", error=str(error),
+                             log_dir=str(self.storage.log_dir))
+                self._exit_code = 1
+                self._stopped.set()
+                return
+            for header, txn in batch:
+                core.commit(header, txn)
+            self.storage.maybe_snapshot(core.tree)
 
     async def _expire_sessions(self) -> None:
         while True:
@@ -93,38 +116,53 @@ class StandaloneServer:
             await asyncio.sleep(policy.check_interval_ms / 1000)
             self.core.reap_containers(policy)
 
+    async def _autopurge(self) -> None:
+        interval_s = self.config.autopurge_purge_interval_hours * 3600
+        while True:
+            await asyncio.sleep(interval_s)
+            purged = await self.storage.purge_old_files()
+            log.info("autopurge", deleted=len(purged), retained_snapshots=self.storage.retain_count)
+
     def _protocol(self) -> ClientConnection:
         return ClientConnection(self.core, self.four_letter, self.config.jute_max_buffer,
                                 self.config.max_client_cnxns, self._ip_counts)
 
-    async def serve(self) -> int:
-        loop = asyncio.get_running_loop()
-        self.core.on_proposals = self._schedule_commit
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, self._stopped.set)
+    async def _listen(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.AbstractServer] | None:
         if self.config.client_port is None:
             log.error("no client port configured", hint="set clientPort in zoo.cfg")
-            return 2
+            return None
+        listeners = []
         try:
-            listener = await loop.create_server(
+            listeners.append(await loop.create_server(
                 self._protocol, host=self.config.client_port_address, port=self.config.client_port,
                 reuse_address=True, backlog=1024,
-            )
+            ))
         except OSError as error:
             log.error("cannot listen on the client port", port=self.config.client_port, error=str(error))
-            return 1
+            return None
         secure_port = self.config.extra.get("secureClientPort")
         if secure_port and int(secure_port) > 0:
             try:
                 context = tls.server_context(self.config.extra)
-                await loop.create_server(
+                listeners.append(await loop.create_server(
                     self._protocol, host=self.config.extra.get("secureClientPortAddress"),
                     port=int(secure_port), ssl=context, reuse_address=True, backlog=1024,
-                )
+                ))
             except (OSError, ValueError) as error:
                 log.error("cannot serve the secure client port", port=secure_port, error=str(error))
-                return 1
+                return None
             log.info("serving TLS", port=int(secure_port))
+        return listeners
+
+    async def serve(self) -> int:
+        loop = asyncio.get_running_loop()
+        self.core.on_proposals = self._proposals_waiting.set
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self._stopped.set)
+        listeners = await self._listen(loop)
+        if listeners is None:
+            await self.storage.close()
+            return 1
         for warning in self.config.warnings:
             log.warning("config", detail=warning)
         for key in self.config.unimplemented_keys():
@@ -132,21 +170,44 @@ class StandaloneServer:
         for key in self.config.unknown_keys():
             log.info("unknown config key kept as a system property", key=key, property=f"zookeeper.{key}")
         log.info("serving", version=ZOOKEEPER_VERSION, mode="standalone",
-                 address=self.config.client_port_address or "0.0.0.0", port=self.config.client_port)
-        timers = [asyncio.create_task(self._expire_sessions()), asyncio.create_task(self._reap_containers())]
+                 address=self.config.client_port_address or "0.0.0.0", port=self.config.client_port,
+                 zxid=f"0x{self.core.last_zxid:x}")
+        tasks = [loop.create_task(self._commit_loop()), loop.create_task(self._expire_sessions()),
+                 loop.create_task(self._reap_containers())]
+        if self.config.autopurge_purge_interval_hours > 0:
+            tasks.append(loop.create_task(self._autopurge()))
         await self._stopped.wait()
         log.info("shutting down")
-        for timer in timers:
-            timer.cancel()
-        listener.close()
+        for task in tasks:
+            task.cancel()
+        for listener in listeners:
+            listener.close()
         for conn in list(self.core.connections):
             conn.close("server shutting down")
-        await listener.wait_closed()
-        return 0
+        for listener in listeners:
+            await listener.wait_closed()
+        await self.storage.close()
+        return self._exit_code
+
+
+async def _start(config: ServerConfig) -> int:
+    try:
+        storage = Storage(config, random.Random())
+        restored = storage.restore()
+    except OSError as error:
+        log.critical("cannot use the data directory", error=str(error), data_dir=str(config.data_dir),
+                     data_log_dir=str(config.data_log_dir))
+        return EXIT_DATADIR_UNUSABLE
+    except RESTORE_ERRORS as error:
+        log.critical("cannot load the database", error=str(error), data_dir=str(config.data_dir))
+        return EXIT_DATADIR_UNUSABLE
+    log.info("database loaded", zxid=f"0x{restored.zxid:x}", snapshot_zxid=f"0x{max(restored.snapshot_zxid, 0):x}",
+             txns_replayed=restored.txns_replayed, sessions=len(restored.tree.sessions))
+    return await StandaloneServer(config, storage, restored.tree).serve()
 
 
 def run(config: ServerConfig, config_path: Path) -> int:
     """Runs a server on `config` until SIGTERM/SIGINT; returns the process exit code."""
     configure_logging()
     log.info("starting", config=str(config_path))
-    return uvloop.run(StandaloneServer(config).serve())
+    return uvloop.run(_start(config))

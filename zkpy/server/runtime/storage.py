@@ -1,0 +1,138 @@
+"""Durability of one server: group-committed txn log, background fuzzy snapshots, restore, purge.
+
+Theory of operation (ZooKeeper's SyncRequestProcessor + FileTxnSnapLog):
+* `log_and_sync(batch)` appends every txn proposed since the last call and fsyncs them with one
+  fdatasync on the log thread, off the event loop. The caller acknowledges nothing of the batch
+  before this returns, and while one sync runs the next batch gathers: one fsync covers every
+  txn that arrived meanwhile (group commit).
+* After a randomised number of txns in [snapCount/2 + 1, snapCount] (so that the servers of an
+  ensemble do not snapshot at once), the log is rolled and a snapshot is taken. Snapshots are
+  fuzzy, as in ZooKeeper: the tree is serialized in small chunks on the event loop while txns
+  keep being applied between chunks; the writer thread compresses and writes the chunks. The
+  snapshot is named after the last zxid applied when it started, and restore replays the log
+  from there, which converges because replaying an applied txn changes nothing.
+* A failed write or fsync raises: the server must stop rather than acknowledge what it could not
+  log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import queue
+import random
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from zkpy.datatree.digest import DIGEST_VERSION
+from zkpy.datatree.tree import DataTree
+from zkpy.persistence.names import VERSION_DIR
+from zkpy.persistence.purge import purge
+from zkpy.persistence.restore import RestoreResult, restore
+from zkpy.persistence.snapshot import ZxidDigest, serialize_snapshot
+from zkpy.persistence.snapshot_files import SnapshotFiles
+from zkpy.persistence.txnlog_files import TxnLogFiles
+from zkpy.server.config import ServerConfig
+
+log = structlog.get_logger("zkpy.storage")
+
+SNAPSHOT_QUEUE_CHUNKS = 32
+
+
+class Storage:
+    def __init__(self, config: ServerConfig, rng: random.Random) -> None:
+        self.snap_dir = Path(config.data_dir) / VERSION_DIR
+        self.log_dir = Path(config.data_log_dir) / VERSION_DIR
+        self.logs = TxnLogFiles(self.log_dir, prealloc_size=config.pre_alloc_size_kb * 1024,
+                                force_sync=config.force_sync)
+        self.snapshots = SnapshotFiles(self.snap_dir, compression=config.snapshot_compression_method)
+        self.snap_count = config.snap_count
+        self.digest_enabled = config.digest_enabled
+        self.trust_empty_snapshot = config.extra.get("snapshot.trust.empty", "false").lower() == "true"
+        self.retain_count = config.autopurge_snap_retain_count
+        self._rng = rng
+        self._log_thread = ThreadPoolExecutor(1, thread_name_prefix="zkpy-txnlog")
+        self._snapshot_thread = ThreadPoolExecutor(1, thread_name_prefix="zkpy-snapshot")
+        self._txns_since_snapshot = 0
+        self._snapshot_after = self._roll_point()
+        self._snapshot_task: asyncio.Task[None] | None = None
+        self.last_snapshot_ms: int | None = None
+
+    def _roll_point(self) -> int:
+        half = max(self.snap_count // 2, 1)
+        return half + self._rng.randrange(half)
+
+    # ------------------------------------------------------------ start-up
+
+    def restore(self) -> RestoreResult:
+        """Loads the newest valid snapshot and replays the log after it (blocking)."""
+        result = restore(self.snapshots, self.logs, trust_empty_snapshot=self.trust_empty_snapshot)
+        result.tree.recompute_totals()
+        if result.needs_initial_snapshot:
+            self.snapshots.write(result.tree, digest_enabled=self.digest_enabled)
+        return result
+
+    # ------------------------------------------------------------ the write path
+
+    async def log_and_sync(self, batch: list[tuple[Any, Any]]) -> None:
+        self.logs.append([(header, txn, None) for header, txn in batch])
+        await asyncio.get_running_loop().run_in_executor(self._log_thread, self.logs.sync)
+        self._txns_since_snapshot += len(batch)
+
+    def maybe_snapshot(self, tree: DataTree) -> None:
+        """Starts a background snapshot once enough txns were logged since the last one."""
+        if self._txns_since_snapshot <= self._snapshot_after:
+            return
+        if self._snapshot_task is not None and not self._snapshot_task.done():
+            log.warning("snapshot still running; not starting another")
+            return
+        self._txns_since_snapshot = 0
+        self._snapshot_after = self._roll_point()
+        self.logs.roll()
+        self._snapshot_task = asyncio.get_running_loop().create_task(self.snapshot(tree))
+
+    async def snapshot(self, tree: DataTree) -> None:
+        """A fuzzy snapshot: chunks made on the loop between txns, written on the snapshot thread."""
+        loop = asyncio.get_running_loop()
+        zxid = tree.last_processed_zxid
+        digest = ZxidDigest(zxid, DIGEST_VERSION, tree.digest) if self.digest_enabled else None
+        chunks = serialize_snapshot(tree, zxid_digest=digest,
+                                    last_processed_zxid=zxid if self.digest_enabled else None)
+        pipe: queue.Queue[bytes | None] = queue.Queue(maxsize=SNAPSHOT_QUEUE_CHUNKS)
+        started = loop.time()
+        writer = loop.run_in_executor(self._snapshot_thread, self.snapshots.write_stream, zxid,
+                                      iter(pipe.get, None))
+        try:
+            for chunk in chunks:
+                while pipe.full():
+                    if writer.done():
+                        break
+                    await asyncio.sleep(0.001)
+                if writer.done():
+                    break
+                pipe.put_nowait(chunk)
+                await asyncio.sleep(0)
+        finally:
+            pipe.put(None)
+        try:
+            path = await writer
+        except OSError as error:
+            log.error("snapshot failed", zxid=f"0x{zxid:x}", error=str(error))
+            return
+        self.last_snapshot_ms = int((loop.time() - started) * 1000)
+        log.info("snapshot taken", zxid=f"0x{zxid:x}", path=str(path), took_ms=self.last_snapshot_ms)
+
+    # ------------------------------------------------------------ housekeeping
+
+    async def purge_old_files(self) -> list[Path]:
+        return await asyncio.get_running_loop().run_in_executor(
+            self._snapshot_thread, purge, self.log_dir, self.snap_dir, self.retain_count)
+
+    async def close(self) -> None:
+        if self._snapshot_task is not None:
+            await asyncio.gather(self._snapshot_task, return_exceptions=True)
+        await asyncio.get_running_loop().run_in_executor(self._log_thread, self.logs.close)
+        self._log_thread.shutdown(wait=True)
+        self._snapshot_thread.shutdown(wait=True)
