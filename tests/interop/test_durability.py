@@ -156,3 +156,36 @@ def test_unwritable_data_dir_stops_the_server_with_a_clear_message(tmp_path: Pat
     with pytest.raises(RuntimeError) as error:
         server.start(timeout_s=20)
     assert "cannot use the data directory" in str(error.value)
+
+
+def test_purge_verb_keeps_the_newest_snapshots_and_the_logs_they_need(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.support.servers import ZKPY_SERVER
+
+    server = ZkpyServer(tmp_path, extra_config={"snapCount": "40"}).start()
+    client = KazooClient(server.address, timeout=10)
+    client.start(timeout=10)
+    for i in range(400):
+        client.create(f"/p{i}")
+    client.stop()
+    client.close()
+    time.sleep(0.5)
+    server.stop()
+    version2 = tmp_path / "data" / "version-2"
+    before = sorted(p.name for p in version2.iterdir() if p.name.startswith("snapshot."))
+    assert len(before) > 3
+    done = subprocess.run([str(ZKPY_SERVER), "purge", "-n", "3", str(server.config_path)],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    after = sorted(p.name for p in version2.iterdir() if p.name.startswith("snapshot."))
+    assert len(after) == 3 and "Removing file:" in done.stdout
+    restarted = ZkpyServer(tmp_path, port=server.port).start()
+    try:
+        reader = KazooClient(restarted.address, timeout=10)
+        reader.start(timeout=10)
+        assert len(reader.get_children("/")) == 401
+        reader.stop()
+        reader.close()
+    finally:
+        restarted.stop()

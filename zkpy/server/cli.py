@@ -434,6 +434,31 @@ def print_cmd(ctx: click.Context, config: str | None) -> None:
 
 
 @cli.command()
+@click.option("-n", "count", type=int, default=3, show_default=True,
+              help="How many of the newest snapshots to keep (at least 3).")
+@click.argument("config", required=False)
+@click.pass_context
+def purge(ctx: click.Context, count: int, config: str | None) -> None:
+    """Delete old snapshots and logs, as zkCleanup.sh -n COUNT does (PurgeTxnLog)."""
+    from zkpy.persistence.names import VERSION_DIR
+    from zkpy.persistence.purge import purge as purge_files
+
+    path = _announce(ctx, config)
+    if count < 3:
+        click.echo("Please specify valid snapshot purge count: count must be at least 3", err=True)
+        ctx.exit(2)
+    try:
+        server_config = load_config(path)
+    except ConfigError as error:
+        click.echo(str(error), err=True)
+        ctx.exit(2)
+    deleted = purge_files(Path(server_config.data_log_dir) / VERSION_DIR,
+                          Path(server_config.data_dir) / VERSION_DIR, count)
+    for file in deleted:
+        click.echo(f"Removing file: {file}")
+
+
+@cli.command()
 @click.pass_context
 def version(ctx: click.Context) -> None:
     """Print the version, as VersionInfoMain does."""
