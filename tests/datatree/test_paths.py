@@ -41,3 +41,24 @@ def test_split_parent_and_chain() -> None:
     assert split_parent("/a/b/c") == ("/a/b", "c")
     assert parent_chain("/a/b/c") == ["/a/b", "/a", "/"]
     assert parent_chain("/") == []
+
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from zkpy.datatree.paths import check_path_rules
+
+PATHISH = st.text(alphabet=st.sampled_from(list("/ab.\u0000\u0001\u007f\u00e9 /")), max_size=12)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(PATHISH | st.text(max_size=12))
+def test_fast_path_agrees_with_the_full_rules(path: str) -> None:
+    def outcome(check):  # type: ignore[no-untyped-def]
+        try:
+            check(path)
+        except InvalidPath as error:
+            return str(error)
+        return None
+
+    assert outcome(validate_path) == outcome(check_path_rules)

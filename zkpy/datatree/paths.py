@@ -22,6 +22,23 @@ def _invalid_char(code: int) -> bool:
 
 def validate_path(path: str | None) -> None:
     """Raises InvalidPath with ZooKeeper's reason when `path` is not a valid znode path."""
+    if (
+        path
+        and path[0] == "/"
+        and path.isascii()
+        and path.isprintable()
+        and "//" not in path
+        and "/." not in path
+        and (len(path) == 1 or path[-1] != "/")
+    ):
+        # The common case, settled by C-level checks: printable ASCII has none of the invalid
+        # characters, and without "//", "/." or a trailing "/" none of the rules can fail.
+        return
+    check_path_rules(path)
+
+
+def check_path_rules(path: str | None) -> None:
+    """PathUtils.validatePath rule by rule (validate_path's slow path)."""
     if path is None:
         raise InvalidPath("Path cannot be null")
     length = len(path)

@@ -15,6 +15,7 @@ import random
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import structlog
 import uvloop
@@ -85,23 +86,33 @@ class StandaloneServer:
         self._exit_code = 0
 
     async def _commit_loop(self) -> None:
-        """Logs each batch of proposals (one fsync), then applies and answers it."""
+        """Logs each batch of proposals (one fsync), then applies and answers it.
+
+        As soon as one batch is durable the next one's fsync starts, before the durable batch is
+        applied, so the disk works while the loop applies and answers."""
         core = self.core
+        syncing: tuple[list[tuple[Any, Any]], asyncio.Future[int]] | None = None
         while True:
-            await self._proposals_waiting.wait()
-            self._proposals_waiting.clear()
-            batch = core.take_proposals()
-            if not batch:
-                continue
+            if syncing is None:
+                await self._proposals_waiting.wait()
+                self._proposals_waiting.clear()
+                batch = core.take_proposals()
+                if not batch:
+                    continue
+                syncing = (batch, self.storage.log_and_sync(batch))
+            durable, future = syncing
             try:
-                await self.storage.log_and_sync(batch)
+                await future
             except OSError as error:
                 log.critical("cannot write the txn log; stopping", error=str(error),
                              log_dir=str(self.storage.log_dir))
                 self._exit_code = 1
                 self._stopped.set()
                 return
-            for header, txn in batch:
+            self._proposals_waiting.clear()
+            following = core.take_proposals()
+            syncing = (following, self.storage.log_and_sync(following)) if following else None
+            for header, txn in durable:
                 core.commit(header, txn)
             self.storage.maybe_snapshot(core.tree)
 

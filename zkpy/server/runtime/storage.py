@@ -3,8 +3,8 @@
 Theory of operation (ZooKeeper's SyncRequestProcessor + FileTxnSnapLog):
 * `log_and_sync(batch)` appends every txn proposed since the last call and fsyncs them with one
   fdatasync on the log thread, off the event loop. The caller acknowledges nothing of the batch
-  before this returns, and while one sync runs the next batch gathers: one fsync covers every
-  txn that arrived meanwhile (group commit).
+  before its future resolves, and while one sync runs the next batch gathers: one fsync covers
+  every txn that arrived meanwhile (group commit).
 * After a randomised number of txns in [snapCount/2 + 1, snapCount] (so that the servers of an
   ensemble do not snapshot at once), the log is rolled and a snapshot is taken. Snapshots are
   fuzzy, as in ZooKeeper: the tree is serialized in small chunks on the event loop while txns
@@ -76,10 +76,12 @@ class Storage:
 
     # ------------------------------------------------------------ the write path
 
-    async def log_and_sync(self, batch: list[tuple[Any, Any]]) -> None:
+    def log_and_sync(self, batch: list[tuple[Any, Any]]) -> asyncio.Future[int]:
+        """Appends `batch` and starts its fsync on the log thread; the future resolves once
+        every txn of it is durable (and raises OSError if it could not be made so)."""
         self.logs.append([(header, txn, None) for header, txn in batch])
-        await asyncio.get_running_loop().run_in_executor(self._log_thread, self.logs.sync)
         self._txns_since_snapshot += len(batch)
+        return asyncio.get_running_loop().run_in_executor(self._log_thread, self.logs.sync)
 
     def maybe_snapshot(self, tree: DataTree) -> None:
         """Starts a background snapshot once enough txns were logged since the last one."""
