@@ -89,7 +89,7 @@ def test_loaded_tree_keeps_working() -> None:
     tree = workload_tree()
     loaded = load(snapshot_bytes(tree)).tree  # type: ignore[attr-defined]
     assert loaded.approximate_data_size == tree.approximate_data_size
-    assert loaded.intern_acl(OPEN_ACL_UNSAFE) is loaded.nodes["/"].acl
+    assert loaded.nodes["/"].acl is loaded.builtin_open_acl == loaded.intern_acl(OPEN_ACL_UNSAFE)
     result = loaded.apply(r.TxnHeader(1, 1, 10**6, 5, OpCode.create),
                           r.CreateTxn("/fresh", b"x", OPEN_ACL_UNSAFE, False, -1))
     assert result.err == 0 and loaded.get_node("/fresh") is not None

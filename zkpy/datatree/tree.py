@@ -186,7 +186,11 @@ class DataTree:
         self._digest_sum = tree_digest(self)
 
     def _init_special_nodes(self) -> None:
-        open_acl = self.intern_acl(acls.OPEN_ACL_UNSAFE)
+        # The nodes ZooKeeper's DataTree creates itself carry ACL index -1 (OPEN_ACL_UNSAFE
+        # without a cache entry); they share this list, kept out of the intern table so that a
+        # snapshot writes them as -1 and lists OPEN_ACL_UNSAFE only once a znode asks for it.
+        self.builtin_open_acl: list[Any] = list(acls.OPEN_ACL_UNSAFE)
+        open_acl = self.builtin_open_acl
         root = DataNode(b"", open_acl)
         # ZooKeeper registers its root under "" as well as "/" (snapshots name it ""), so a
         # read of "" finds the root and the node count includes it twice.
@@ -210,6 +214,10 @@ class DataTree:
         if shared is None:
             shared = self._acl_intern[key] = list(acl)
         return shared
+
+    def interned_acls(self) -> dict[tuple[tuple[int, str, str], ...], list[Any]]:
+        """Every distinct ACL list the tree has handed out, by content."""
+        return self._acl_intern
 
     # ----------------------------------------------------------------- reads
 

@@ -37,7 +37,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from zkpy.datatree.acl import OPEN_ACL_UNSAFE
 from zkpy.datatree.digest import DIGEST_VERSION, to_java_long, tree_digest
 from zkpy.datatree.tree import DataNode, DataTree, ephemeral_kind
 from zkpy.jute import records as r
@@ -53,8 +52,6 @@ SNAP_VERSION = 2
 SNAP_DBID = -1
 OPEN_UNSAFE_ACL_INDEX = -1
 DEFAULT_CHUNK_SIZE = 256 * 1024
-# Nodes ZooKeeper creates with the -1 ACL index (DataTree's constructor).
-BUILTIN_OPEN_PATHS = frozenset(("", "/zookeeper", "/zookeeper/quota"))
 
 _INT = struct.Struct(">i")
 _LONG = struct.Struct(">q")
@@ -67,7 +64,6 @@ _SLASH = _INT.pack(1) + b"/"
 _NULL = _INT.pack(-1)
 _SEAL_SIZE = _LONG.size + len(_SLASH)
 _LAST_ZXID_TRAILER_SIZE = _LONG.size + _SEAL_SIZE
-_OPEN_ACL_KEY = tuple((a.perms, a.id.scheme, a.id.id) for a in OPEN_ACL_UNSAFE)
 
 
 class CorruptSnapshotError(Exception):
@@ -121,20 +117,18 @@ def serialize_snapshot(
     for session_id, timeout_ms in tree.sessions.items():
         out += _SESSION.pack(session_id, timeout_ms)
 
-    index_of, table = _acl_table(nodes)
+    index_of, table = _acl_table(tree)
     out += _INT.pack(len(table))
     for index, acl in table:
         out += _ACL_ENTRY.pack(index, len(acl))
         for entry in acl:
             entry.encode(out)  # ACL's record encoder writes Jute's strings
 
+    builtin_open = tree.builtin_open_acl
     stack: list[tuple[str, Any]] = [("", root)]
     while stack:
         path, node = stack.pop()
-        if path in BUILTIN_OPEN_PATHS and _acl_key(node.acl) == _OPEN_ACL_KEY:
-            acl_index = OPEN_UNSAFE_ACL_INDEX
-        else:
-            acl_index = index_of[id(node.acl)]
+        acl_index = OPEN_UNSAFE_ACL_INDEX if node.acl is builtin_open else index_of[id(node.acl)]
         encoded_path = java_utf8(path)
         out += _INT.pack(len(encoded_path))
         out += encoded_path
@@ -184,28 +178,16 @@ def _seal(checksum: int) -> bytes:
     return _LONG.pack(checksum) + _SLASH
 
 
-def _acl_key(acl: Any) -> tuple[tuple[int, str, str], ...]:
-    return tuple((a.perms, a.id.scheme, a.id.id) for a in acl)
 
-
-def _acl_table(nodes: dict[str, Any]) -> tuple[dict[int, int], list[tuple[int, Any]]]:
-    """Index per ACL list object (by identity, deduplicated by content) and the table to write.
+def _acl_table(tree: Any) -> tuple[dict[int, int], list[tuple[int, Any]]]:
+    """Index per ACL list object and the table to write. The tree interns every node's ACL
+    (one list object per distinct ACL), so the table comes from its intern table without a
+    pass over the nodes; it may list an ACL no node uses any more, as ZooKeeper's cache may.
     Indexes follow the sorted ACL contents, so equal trees give equal tables."""
-    key_of: dict[int, tuple[tuple[int, str, str], ...]] = {}
-    first: dict[tuple[tuple[int, str, str], ...], Any] = {}
-    root_alias = "/" if "" in nodes else None  # the root is written once, as ""
-    for path, node in nodes.items():
-        acl = node.acl
-        if id(acl) in key_of or path == root_alias:
-            continue
-        key = _acl_key(acl)
-        if path in BUILTIN_OPEN_PATHS and key == _OPEN_ACL_KEY:
-            continue
-        key_of[id(acl)] = key
-        first.setdefault(key, acl)
-    index_by_key = {key: i for i, key in enumerate(sorted(first), start=1)}
-    table = [(index_by_key[key], first[key]) for key in sorted(first)]
-    return {obj: index_by_key[key] for obj, key in key_of.items()}, table
+    interned = tree.interned_acls()
+    index_by_key = {key: i for i, key in enumerate(sorted(interned), start=1)}
+    table = [(index_by_key[key], interned[key]) for key in sorted(interned)]
+    return {id(acl): index_by_key[key] for key, acl in interned.items()}, table
 
 
 # --------------------------------------------------------------------------------- reading
@@ -323,7 +305,7 @@ def _count(n: int) -> int:
 
 
 def _read_acl_table(reader: _Reader, tree: DataTree) -> dict[int, list[Any]]:
-    acls: dict[int, list[Any]] = {OPEN_UNSAFE_ACL_INDEX: tree.intern_acl(OPEN_ACL_UNSAFE)}
+    acls: dict[int, list[Any]] = {OPEN_UNSAFE_ACL_INDEX: tree.builtin_open_acl}
     for _ in range(_count(reader.read_int())):
         index = reader.read_long()
         size = reader.read_int()

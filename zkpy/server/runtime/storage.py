@@ -38,7 +38,9 @@ from zkpy.server.config import ServerConfig
 
 log = structlog.get_logger("zkpy.storage")
 
-SNAPSHOT_QUEUE_CHUNKS = 32
+SNAPSHOT_QUEUE_CHUNKS = 64
+# Serializing this much between two turns of the event loop takes a millisecond or two.
+SNAPSHOT_CHUNK_BYTES = 16 * 1024
 
 
 class Storage:
@@ -101,7 +103,8 @@ class Storage:
         zxid = tree.last_processed_zxid
         digest = ZxidDigest(zxid, DIGEST_VERSION, tree.digest) if self.digest_enabled else None
         chunks = serialize_snapshot(tree, zxid_digest=digest,
-                                    last_processed_zxid=zxid if self.digest_enabled else None)
+                                    last_processed_zxid=zxid if self.digest_enabled else None,
+                                    chunk_size=SNAPSHOT_CHUNK_BYTES)
         pipe: queue.Queue[bytes | None] = queue.Queue(maxsize=SNAPSHOT_QUEUE_CHUNKS)
         started = loop.time()
         writer = loop.run_in_executor(self._snapshot_thread, self.snapshots.write_stream, zxid,
