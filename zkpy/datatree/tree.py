@@ -164,9 +164,14 @@ class TxnResult:
     type: int
     err: int = 0
     path: str | None = None
-    stat: Any = None
+    stat_bytes: bytes | None = None
     multi: list[TxnResult] | None = None
     events: list[WatchEvent] = field(default_factory=list)
+
+    @property
+    def stat(self) -> Any:
+        """The node's Stat as this txn left it (kept encoded: replies send it as is)."""
+        return r.Stat.from_bytes(self.stat_bytes) if self.stat_bytes is not None else None
 
 
 class DataTree:
@@ -302,7 +307,7 @@ class DataTree:
             if node is None:
                 result.err = Err.NONODE
             else:
-                result.stat = node.stat()
+                result.stat_bytes = node.stat_bytes()
         elif txn_type == OpCode.error:
             result.err = txn.err
         elif txn_type == OpCode.createSession:
@@ -369,7 +374,7 @@ class DataTree:
             self.containers.add(path)
         elif kind == "ttl":
             self.ttls.add(path)
-        result.stat = node.stat()
+        result.stat_bytes = node.stat_bytes()
         if parent_path.startswith(QUOTA_ROOT):
             if name == LIMIT_NODE:
                 self.quotas.paths.add(trim_quota_path(parent_path))
@@ -435,7 +440,7 @@ class DataTree:
         node.mzxid = zxid
         node.mtime = time_ms
         self._digest_sum += node_digest(path, node) - before
-        result.stat = node.stat()
+        result.stat_bytes = node.stat_bytes()
         self._fire(result.events, self.data_watches.trigger(path, EventType.NodeDataChanged, acl=node.acl),
                    EventType.NodeDataChanged, path)
 
@@ -449,7 +454,7 @@ class DataTree:
         node.acl = self.intern_acl(acl)
         node.aversion = version
         self._digest_sum += node_digest(path, node) - before
-        result.stat = node.stat()
+        result.stat_bytes = node.stat_bytes()
 
     def _kill_session(self, session_id: int, txn: Any, zxid: int, events: list[WatchEvent]) -> None:
         self.sessions.pop(session_id, None)

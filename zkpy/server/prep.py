@@ -107,6 +107,14 @@ class PrepProcessor:
         return ChangeRecord(node.czxid, path, True, node.version, node.cversion, node.aversion,
                             node.ephemeral_owner, len(node.children), node.acl)
 
+    def _changed(self, rec: ChangeRecord, zxid: int) -> ChangeRecord:
+        """A record to modify for a new change: a copy if `rec` is outstanding already, else
+        `rec` itself (record_for made it from the tree just now)."""
+        if self._by_path.get(rec.path) is rec:
+            return rec.copy(zxid)
+        rec.zxid = zxid
+        return rec
+
     def _add(self, rec: ChangeRecord) -> None:
         self._outstanding.append(rec)
         self._by_path[rec.path] = rec
@@ -204,7 +212,7 @@ class PrepProcessor:
             node = self.record_for(path)
             self._check_acl(node.acl, Perms.WRITE, auth_ids)
             version = _next_version(node.version, req.version)
-            changed = node.copy(zxid)
+            changed = self._changed(node, zxid)
             changed.version = version
             self._add(changed)
             return r.SetDataTxn(path, req.data, version)
@@ -218,7 +226,7 @@ class PrepProcessor:
             node = self.record_for(path)
             self._check_acl(node.acl, Perms.ADMIN, auth_ids)
             version = _next_version(node.aversion, req.version)
-            changed = node.copy(zxid)
+            changed = self._changed(node, zxid)
             changed.aversion = version
             changed.acl = new_acl
             self._add(changed)
@@ -238,7 +246,7 @@ class PrepProcessor:
         raise KeeperError(Err.UNIMPLEMENTED)
 
     def _delete_txn(self, path: str, parent: ChangeRecord, zxid: int) -> Any:
-        changed_parent = parent.copy(zxid)
+        changed_parent = self._changed(parent, zxid)
         changed_parent.child_count -= 1
         self._add(changed_parent)
         self._add(ChangeRecord(zxid, path, False))
@@ -287,7 +295,7 @@ class PrepProcessor:
         else:
             txn = r.CreateTxn(path, req.data, new_acl, mode.is_ephemeral, new_cversion)
             owner = session_id if mode.is_ephemeral else 0
-        changed_parent = parent.copy(zxid)
+        changed_parent = self._changed(parent, zxid)
         changed_parent.child_count += 1
         changed_parent.cversion = new_cversion
         self._add(changed_parent)

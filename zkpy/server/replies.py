@@ -65,9 +65,10 @@ def _multi_result_body(results: list[TxnResult]) -> bytes:
         if sub.type == OpCode.create:
             r.CreateResponse(sub.path).encode(out)
         elif sub.type in (OpCode.create2, OpCode.createTTL, OpCode.createContainer):
-            r.Create2Response(sub.path, sub.stat).encode(out)
+            r.CreateResponse(sub.path).encode(out)
+            out += sub.stat_bytes
         elif sub.type == OpCode.setData:
-            r.SetDataResponse(sub.stat).encode(out)
+            out += sub.stat_bytes
     out += _MULTI_END
     return bytes(out)
 
@@ -96,9 +97,8 @@ def write_reply(xid: int, zxid: int, op: int, result: TxnResult) -> bytes:
     if op == OpCode.create:
         return reply(xid, zxid, 0, r.CreateResponse(result.path))
     if op in (OpCode.create2, OpCode.createContainer, OpCode.createTTL):
-        return reply(xid, zxid, 0, r.Create2Response(result.path, result.stat))
-    if op in (OpCode.setData, OpCode.check):
-        return reply(xid, zxid, 0, r.SetDataResponse(result.stat))
-    if op == OpCode.setACL:
-        return reply(xid, zxid, 0, r.SetACLResponse(result.stat))
+        # Create2Response{path, stat} is CreateResponse{path} followed by the Stat.
+        return reply(xid, zxid, 0, r.CreateResponse(result.path).to_bytes() + result.stat_bytes)
+    if op in (OpCode.setData, OpCode.check, OpCode.setACL):
+        return stat_only(xid, zxid, result.stat_bytes)
     return reply(xid, zxid, Err.OK)
