@@ -26,6 +26,22 @@ def busy_ticks() -> int:
     return sum(int(fields[i]) for i in BUSY_FIELDS)
 
 
+def process_cpu_ticks(pid: int) -> int | None:
+    """utime + stime of a process (all its threads), in clock ticks; None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name may contain spaces: count fields after its closing parenthesis
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return int(fields[11]) + int(fields[12])
+
+
+def ticks_to_pct(ticks: int, seconds: float) -> float:
+    """Clock ticks used over seconds, in % of one core."""
+    return 100.0 * ticks / os.sysconf("SC_CLK_TCK") / seconds if seconds > 0 else 0.0
+
+
 def busy_pct(interval_s: float = SAMPLE_S) -> float:
     """Non-idle CPU over interval_s, in % of one core (2 cores fully busy = 200)."""
     before = busy_ticks()

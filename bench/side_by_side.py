@@ -8,9 +8,13 @@ measured by one LoadGen run (bench/java/LoadGen.java, the stock Java client) and
 stopped. A side that fails (does not start, dies, or the generator reports an error) records
 the error in its cell and the run continues, so the table is always complete.
 
-Write rows come twice: with forceSync as given (default yes, for both servers) and, as a variant,
-with forceSync=no for both, because zkpy does not fsync yet in this phase and Apache ZooKeeper's
-write rate with fsync measures the disk as much as the server.
+Write rows come twice: with forceSync as given (default yes, for both servers; labelled "(fsync)")
+and, as a variant, with forceSync=no for both ("(no fsync)"), which separates the servers' own
+write paths from the disk's fsync.
+
+The durability scenario (`znodes-1m`, added by --durability or by naming it in --workloads) runs
+after the throughput rows, on a fresh server per side: it loads a large tree and reports memory,
+snapshot time and restart time (bench/durability.py), in a second table.
 
 Results (every number, the configuration, the host) go to bench/results/<stamp>/results.json,
 next to the LoadGen and server logs of the run; bench/results/latest points to the newest run.
@@ -30,16 +34,19 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+from bench.durability import TreeScenario, TreeWorkload
 from bench.loadgen import LoadSettings, Workload, ensure_compiled, java_version, run_loadgen
 from bench.machine import QUIET_PCT, wait_until_quiet
-from bench.report import SIDE_TITLES, SIDES, Row, format_table, ops_per_s
+from bench.report import SIDE_TITLES, SIDES, Row, TreeRow, format_durability_table, format_table, ops_per_s
 from tests.support.servers import ApacheZkServer, ServerProcess, ZkpyServer, four_letter_word
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 SERVER_CLASSES: dict[str, type[ServerProcess]] = {"apache": ApacheZkServer, "zkpy": ZkpyServer}
 SERVER_START_TIMEOUT_S = 60.0
-NOSYNC_VARIANT = "forceSync=no"
+DURABILITY_WORKLOAD = "znodes-1m"
+# the write workload under its row name in the durability issue; it runs at --force-sync (yes)
+WRITE_ALIASES = {"write-fsync": "write"}
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -51,8 +58,19 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=3, help="warm-up seconds before each measurement")
     parser.add_argument("--servers", default="apache,zkpy", help="comma-separated: apache, zkpy")
     parser.add_argument(
-        "--workloads", default="read,write", help="comma-separated: read, write, mixed, mixed:PCT (PCT %% reads)"
+        "--workloads",
+        default="read,write",
+        help="comma-separated: read, write (alias write-fsync), mixed, mixed:PCT (PCT %% reads),"
+        " znodes-N (the durability scenario with N znodes, e.g. znodes-1m, znodes-200k)",
     )
+    parser.add_argument(
+        "--durability",
+        action="store_true",
+        help=f"add the durability scenario {DURABILITY_WORKLOAD}"
+        " (1M znodes: load, memory, snapshot, restart; 15-30 min)",
+    )
+    parser.add_argument("--tree-fanout", type=int, default=1000, help="znodes-N: children per parent")
+    parser.add_argument("--tree-value-size", type=int, default=64, help="znodes-N: value size in bytes")
     parser.add_argument("--sessions", type=int, default=8, help="client sessions")
     parser.add_argument("--outstanding", type=int, default=100, help="async requests in flight per session")
     parser.add_argument("--value-size", type=int, default=1024, help="znode value size in bytes")
@@ -84,11 +102,22 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if unknown or not servers:
         parser.error(f"--servers takes apache and/or zkpy, not {args.servers!r}")
     args.servers = [s for s in SIDES if s in servers]
+    names = [w.strip() for w in args.workloads.split(",") if w.strip()]
+    if args.durability and DURABILITY_WORKLOAD not in names:
+        names.append(DURABILITY_WORKLOAD)
+    args.workloads, args.trees = [], []
     try:
-        args.workloads = [Workload.parse(w) for w in args.workloads.split(",") if w.strip()]
+        for name in names:
+            tree = TreeWorkload.parse(name)
+            if tree is not None:
+                if args.tree_fanout < 1 or args.tree_value_size < 0:
+                    parser.error("--tree-fanout must be >= 1 and --tree-value-size >= 0")
+                args.trees.append(TreeWorkload(tree.znodes, args.tree_fanout, args.tree_value_size))
+            else:
+                args.workloads.append(Workload.parse(WRITE_ALIASES.get(name, name)))
     except ValueError as e:
         parser.error(str(e))
-    if not args.workloads:
+    if not args.workloads and not args.trees:
         parser.error("--workloads is empty")
     extra: dict[str, str] = {}
     for item in args.config:
@@ -107,14 +136,27 @@ Plan = list[tuple[Row, Workload]]
 
 def plan_groups(args: argparse.Namespace) -> list[tuple[dict[str, str], Plan]]:
     """Rows with their workloads, grouped by server configuration, in the order they will run."""
-    base = {"forceSync": args.force_sync, **args.extra_config}
-    groups = [(base, [(Row(w.label, base), w) for w in args.workloads])]
+    base = base_config(args)
+    groups = []
+    if args.workloads:
+        groups.append((base, [(Row(row_label(w, base), base), w) for w in args.workloads]))
     if args.nosync_variant and base["forceSync"] != "no":
         nosync = {**base, "forceSync": "no"}
-        plan = [(Row(f"{w.label} [{NOSYNC_VARIANT}]", nosync), w) for w in args.workloads if w.writes]
+        plan = [(Row(row_label(w, nosync), nosync), w) for w in args.workloads if w.writes]
         if plan:
             groups.append((nosync, plan))
     return groups
+
+
+def base_config(args: argparse.Namespace) -> dict[str, str]:
+    return {"forceSync": args.force_sync, **args.extra_config}
+
+
+def row_label(workload: Workload, config: dict[str, str]) -> str:
+    """Writing workloads say whether their txns were fsynced: "write (fsync)", "write (no fsync)"."""
+    if not workload.writes:
+        return workload.label
+    return f"{workload.label} ({'no fsync' if config.get('forceSync') == 'no' else 'fsync'})"
 
 
 def run_group(
@@ -153,6 +195,58 @@ def run_group(
             if server.log_path.exists():
                 shutil.copyfile(server.log_path, run_dir / f"server-{side}-{variant}.log")
     return facts
+
+
+def run_tree(
+    side: str,
+    config: dict[str, str],
+    tree: TreeWorkload,
+    settings: LoadSettings,
+    run_dir: Path,
+    quiet_wait_s: float,
+) -> tuple[dict[str, object], dict[str, object]]:
+    """The durability scenario on a fresh server of one side. Returns (result, facts about the server)."""
+    title = SIDE_TITLES[side]
+    with tempfile.TemporaryDirectory(prefix=f"zkpy-bench-{side}-{tree.label}-") as workdir:
+        server = SERVER_CLASSES[side](Path(workdir), extra_config=dict(config))
+        facts: dict[str, object] = {"config": server.config_lines(), "command": server.command()}
+        try:
+            settings_text = ", ".join(f"{k}={v}" for k, v in config.items())
+            progress(f"{title}: {tree.label}: starting ({settings_text})")
+            try:
+                server.start(timeout_s=SERVER_START_TIMEOUT_S)
+            except Exception as e:  # a side that cannot start must not end the run
+                progress(f"{title}: did not start: {first_line(str(e))}")
+                return {"error": f"server did not start: {e}"}, facts
+            facts["version"] = server_version(server)
+            scenario = TreeScenario(
+                side,
+                server,
+                tree,
+                settings,
+                run_dir / f"loadgen-{side}-{tree.label}",
+                before_phase=lambda: await_quiet_machine(quiet_wait_s) if quiet_wait_s > 0 else None,
+                say=lambda message: progress(f"{title}: {tree.label}: {message}"),
+            )
+            result = scenario.run()
+            if "error" in result:
+                progress(f"{title}: {tree.label}: FAILED: {first_line(str(result['error']))}")
+            return result, facts
+        finally:
+            server.stop()
+            if server.log_path.exists():
+                shutil.copyfile(server.log_path, run_dir / f"server-{side}-{tree.label}.log")
+
+
+def tree_description(tree: TreeWorkload, config: dict[str, str]) -> str:
+    parents = -(-tree.znodes // tree.fanout)
+    apache_command = ApacheZkServer(Path("/nonexistent")).command()
+    heap = " ".join(a for a in apache_command if a.startswith("-Xm")) or "default heap"
+    settings = ", ".join(f"{k}={v}" for k, v in config.items())
+    return (
+        f"{tree.znodes:,} znodes under {parents:,} parents, {tree.value_size_bytes}-byte values;"
+        f" {settings}; Apache ZooKeeper JVM {heap}"
+    )
 
 
 def measure(
@@ -249,8 +343,22 @@ def main(argv: list[str] | None = None) -> int:
     for config, plan in groups:
         for side in args.servers:
             servers[side].append(run_group(side, config, plan, settings, run_dir, args.quiet_wait))
+    tree_rows = []
+    for tree in args.trees:
+        config = base_config(args)
+        tree_row = TreeRow(tree.label, tree_description(tree, config), config)
+        for side in args.servers:
+            result, facts = run_tree(side, config, tree, settings, run_dir, args.quiet_wait)
+            tree_row.results[side] = result
+            servers[side].append(facts)
+        tree_rows.append(tree_row)
     all_rows = [row for _, plan in groups for row, _ in plan]
-    table = format_table(all_rows)
+    tables = []
+    if all_rows:
+        tables.append(format_table(all_rows))
+    if tree_rows:
+        tables.append(format_durability_table(tree_rows))
+    table = "\n\n".join(tables)
     document = {
         "started": started.isoformat(timespec="seconds"),
         "finished": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -259,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         "servers": servers,
         "host": host_facts(),
         "rows": [row.to_json() for row in all_rows],
+        "durability_rows": [row.to_json() for row in tree_rows],
         "table": table,
     }
     results_path = run_dir / "results.json"

@@ -13,6 +13,9 @@
  * so recording needs no locks. At the end every window is drained (acquire all permits), which
  * also makes the callback threads' counters visible to the main thread.
  *
+ * The workloads `populate` (create a large tree) and `touch` (setData on it until stdin closes)
+ * of the durability benchmark live in TreeLoad.java.
+ *
  * Output: one JSON line on stdout. On a fatal problem (cannot connect, cannot prepare the znodes)
  * the line carries an "error" field and the exit status is 1.
  */
@@ -69,9 +72,14 @@ public final class LoadGen {
         result.put("value_size", opt.valueSize);
         result.put("znodes", opt.znodes);
         List<Session> sessions = new ArrayList<>();
+        List<ZooKeeper> treeHandles = new ArrayList<>();
         int status = 0;
         try {
-            run(opt, sessions, result);
+            if (opt.treeWorkload()) {
+                TreeLoad.run(opt, treeHandles, result);
+            } else {
+                run(opt, sessions, result);
+            }
         } catch (Exception e) {
             result.put("error", e.getClass().getSimpleName() + ": " + e.getMessage());
             status = 1;
@@ -79,6 +87,9 @@ public final class LoadGen {
             running = false;
             for (Session s : sessions) {
                 s.close();
+            }
+            for (ZooKeeper zk : treeHandles) {
+                close(zk);
             }
         }
         System.out.println(toJson(result));
@@ -224,18 +235,7 @@ public final class LoadGen {
         }
 
         static Session connect(Options opt, String[] paths, byte[] value) throws Exception {
-            CountDownLatch connected = new CountDownLatch(1);
-            Watcher watcher = event -> {
-                if (event.getState() == Watcher.Event.KeeperState.SyncConnected) {
-                    connected.countDown();
-                }
-            };
-            ZooKeeper zk = new ZooKeeper(opt.connect, SESSION_TIMEOUT_MS, watcher);
-            if (!connected.await(CONNECT_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
-                zk.close(1000);
-                throw new IllegalStateException("no session with " + opt.connect + " after " + CONNECT_TIMEOUT_MS + " ms");
-            }
-            return new Session(zk, opt, paths, value);
+            return new Session(LoadGen.connect(opt), opt, paths, value);
         }
 
         void refill() {
@@ -282,11 +282,31 @@ public final class LoadGen {
         }
 
         void close() {
-            try {
-                zk.close(2000);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
+            LoadGen.close(zk);
+        }
+    }
+
+    /** A connected handle, or an exception when no session comes up in time. */
+    static ZooKeeper connect(Options opt) throws Exception {
+        CountDownLatch connected = new CountDownLatch(1);
+        Watcher watcher = event -> {
+            if (event.getState() == Watcher.Event.KeeperState.SyncConnected) {
+                connected.countDown();
             }
+        };
+        ZooKeeper zk = new ZooKeeper(opt.connect, SESSION_TIMEOUT_MS, watcher);
+        if (!connected.await(CONNECT_TIMEOUT_MS, TimeUnit.MILLISECONDS)) {
+            zk.close(1000);
+            throw new IllegalStateException("no session with " + opt.connect + " after " + CONNECT_TIMEOUT_MS + " ms");
+        }
+        return zk;
+    }
+
+    static void close(ZooKeeper zk) {
+        try {
+            zk.close(2000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
         }
     }
 
@@ -412,10 +432,13 @@ public final class LoadGen {
     }
 
     static final class Options {
-        static final String USAGE = "usage: LoadGen --connect HOST:PORT [--workload read|write|mixed]"
+        static final String USAGE = "usage: LoadGen --connect HOST:PORT"
+                + " [--workload read|write|mixed|populate|touch]"
                 + " [--read-pct 90] [--sessions 8] [--outstanding 100] [--value-size 1024]"
-                + " [--znodes 1000] [--seconds 10] [--warmup 3] [--root /bench]"
-                + " [--server-pid PID] [--clock-ticks 100]";
+                + " [--znodes 1000] [--seconds 10] [--warmup 3] [--root /bench] [--fanout 1000]"
+                + " [--server-pid PID] [--clock-ticks 100]\n"
+                + "populate: create root/PPPP/NNNNNNN, znodes leaves, fanout per parent (seconds is ignored);\n"
+                + "touch: setData on random leaves of that tree until stdin closes or seconds pass";
         String connect;
         String workload = "read";
         int readPct = 90;
@@ -426,6 +449,7 @@ public final class LoadGen {
         int seconds = 10;
         int warmupSeconds = 3;
         String root = "/bench";
+        int fanout = 1000;
         long serverPid = 0;
         long clockTicksPerSecond = 100;
 
@@ -451,6 +475,7 @@ public final class LoadGen {
             o.seconds = Integer.parseInt(take(kv, "seconds", "10"));
             o.warmupSeconds = Integer.parseInt(take(kv, "warmup", "3"));
             o.root = take(kv, "root", o.root);
+            o.fanout = Integer.parseInt(take(kv, "fanout", "1000"));
             o.serverPid = Long.parseLong(take(kv, "server-pid", "0"));
             o.clockTicksPerSecond = Long.parseLong(take(kv, "clock-ticks", "100"));
             if (!kv.isEmpty()) {
@@ -468,13 +493,22 @@ public final class LoadGen {
                         throw new IllegalArgumentException("--read-pct must be 0..100");
                     }
                     break;
+                case "populate":
+                case "touch":
+                    o.readPct = 0;
+                    break;
                 default:
                     throw new IllegalArgumentException("unknown workload " + o.workload);
             }
-            if (o.sessions < 1 || o.outstanding < 1 || o.znodes < 1 || o.seconds < 1 || o.warmupSeconds < 0) {
-                throw new IllegalArgumentException("sessions, outstanding, znodes and seconds must be positive");
+            if (o.sessions < 1 || o.outstanding < 1 || o.znodes < 1 || o.seconds < 1 || o.warmupSeconds < 0
+                    || o.fanout < 1) {
+                throw new IllegalArgumentException("sessions, outstanding, znodes, fanout and seconds must be positive");
             }
             return o;
+        }
+
+        boolean treeWorkload() {
+            return workload.equals("populate") || workload.equals("touch");
         }
 
         private static String take(Map<String, String> kv, String key, String fallback) {
