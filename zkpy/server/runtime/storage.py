@@ -6,11 +6,11 @@ Theory of operation (ZooKeeper's SyncRequestProcessor + FileTxnSnapLog):
   before its future resolves, and while one sync runs the next batch gathers: one fsync covers
   every txn that arrived meanwhile (group commit).
 * After a randomised number of txns in [snapCount/2 + 1, snapCount] (so that the servers of an
-  ensemble do not snapshot at once), the log is rolled and a snapshot is taken. Snapshots are
-  fuzzy, as in ZooKeeper: the tree is serialized in small chunks on the event loop while txns
-  keep being applied between chunks; the writer thread compresses and writes the chunks. The
-  snapshot is named after the last zxid applied when it started, and restore replays the log
-  from there, which converges because replaying an applied txn changes nothing.
+  ensemble do not snapshot at once), the log is rolled and a snapshot is taken by a forked child
+  that holds a copy-on-write image of the tree (as Redis's BGSAVE does): the server does not pause
+  and the snapshot is exactly the tree at its zxid. Restore replays the log after that zxid, and
+  would converge from a fuzzy snapshot too (ZooKeeper's are fuzzy), since replaying an applied txn
+  changes nothing. If the previous snapshot is still being written, this one is skipped.
 * A failed write or fsync raises: the server must stop rather than acknowledge what it could not
   log.
 """
@@ -18,7 +18,7 @@ Theory of operation (ZooKeeper's SyncRequestProcessor + FileTxnSnapLog):
 from __future__ import annotations
 
 import asyncio
-import queue
+import os
 import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -38,9 +38,6 @@ from zkpy.server.config import ServerConfig
 
 log = structlog.get_logger("zkpy.storage")
 
-SNAPSHOT_QUEUE_CHUNKS = 64
-# Serializing this much between two turns of the event loop takes a millisecond or two.
-SNAPSHOT_CHUNK_BYTES = 16 * 1024
 
 
 class Storage:
@@ -89,45 +86,47 @@ class Storage:
         """Starts a background snapshot once enough txns were logged since the last one."""
         if self._txns_since_snapshot <= self._snapshot_after:
             return
-        if self._snapshot_task is not None and not self._snapshot_task.done():
-            log.warning("snapshot still running; not starting another")
-            return
         self._txns_since_snapshot = 0
         self._snapshot_after = self._roll_point()
+        if self._snapshot_task is not None and not self._snapshot_task.done():
+            log.warning("too busy to snapshot; skipping this one")
+            return
         self.logs.roll()
         self._snapshot_task = asyncio.get_running_loop().create_task(self.snapshot(tree))
 
     async def snapshot(self, tree: DataTree) -> None:
-        """A fuzzy snapshot: chunks made on the loop between txns, written on the snapshot thread."""
+        """Writes the tree as it is now from a forked child process.
+
+        The child has a copy-on-write image of the tree at this zxid, so the snapshot is exact
+        (not fuzzy) and the server never pauses for it: the child serializes and fsyncs on the
+        other core while this process goes on serving. The child touches nothing it shares with
+        this process: it closes every inherited descriptor but stdio, logs nothing and leaves
+        with os._exit. The cost is memory: pages the parent changes meanwhile are copied."""
         loop = asyncio.get_running_loop()
         zxid = tree.last_processed_zxid
         digest = ZxidDigest(zxid, DIGEST_VERSION, tree.digest) if self.digest_enabled else None
-        chunks = serialize_snapshot(tree, zxid_digest=digest,
-                                    last_processed_zxid=zxid if self.digest_enabled else None,
-                                    chunk_size=SNAPSHOT_CHUNK_BYTES)
-        pipe: queue.Queue[bytes | None] = queue.Queue(maxsize=SNAPSHOT_QUEUE_CHUNKS)
         started = loop.time()
-        writer = loop.run_in_executor(self._snapshot_thread, self.snapshots.write_stream, zxid,
-                                      iter(pipe.get, None))
-        try:
-            for chunk in chunks:
-                while pipe.full():
-                    if writer.done():
-                        break
-                    await asyncio.sleep(0.001)
-                if writer.done():
-                    break
-                pipe.put_nowait(chunk)
-                await asyncio.sleep(0)
-        finally:
-            pipe.put(None)
-        try:
-            path = await writer
-        except OSError as error:
-            log.error("snapshot failed", zxid=f"0x{zxid:x}", error=str(error))
+        pid = os.fork()
+        if pid == 0:
+            os._exit(self._write_snapshot_in_child(tree, zxid, digest))
+        _, status = await loop.run_in_executor(self._snapshot_thread, os.waitpid, pid, 0)
+        took_ms = int((loop.time() - started) * 1000)
+        if os.waitstatus_to_exitcode(status) != 0:
+            log.error("snapshot failed", zxid=f"0x{zxid:x}", exit_status=os.waitstatus_to_exitcode(status))
             return
-        self.last_snapshot_ms = int((loop.time() - started) * 1000)
-        log.info("snapshot taken", zxid=f"0x{zxid:x}", path=str(path), took_ms=self.last_snapshot_ms)
+        self.last_snapshot_ms = took_ms
+        log.info("snapshot taken", zxid=f"0x{zxid:x}", took_ms=took_ms)
+
+    def _write_snapshot_in_child(self, tree: DataTree, zxid: int, digest: ZxidDigest | None) -> int:
+        structlog.configure(logger_factory=structlog.ReturnLoggerFactory())
+        os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+        try:
+            chunks = serialize_snapshot(tree, zxid_digest=digest,
+                                        last_processed_zxid=zxid if self.digest_enabled else None)
+            self.snapshots.write_stream(zxid, chunks)
+        except BaseException:  # noqa: BLE001 - the parent reports the failure from the exit code
+            return 1
+        return 0
 
     # ------------------------------------------------------------ housekeeping
 
