@@ -210,3 +210,4 @@ def test_replay_over_a_fuzzy_snapshot_follows_zookeeper(tmp_path: Path) -> None:
     tree = restore(*fuzzy_dir(tmp_path)).tree
     assert (tree.nodes["/p"].cversion, tree.nodes["/p"].pzxid) == (1, 4)
     assert (tree.nodes["/q"].cversion, tree.nodes["/q"].pzxid) == (1, 5)
+    assert (tree.nodes["/r"].cversion, tree.nodes["/r"].pzxid) == (1, 7)

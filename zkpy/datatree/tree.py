@@ -280,12 +280,12 @@ class DataTree:
             self.last_processed_zxid = header.zxid
         return result
 
-    def _apply_into(self, result: TxnResult, txn_type: int, txn: Any, header: Any, in_multi: bool = False) -> None:
+    def _apply_into(self, result: TxnResult, txn_type: int, txn: Any, header: Any) -> None:
         zxid = header.zxid
         if txn_type in (OpCode.create, OpCode.create2):
             owner = header.clientId if txn.ephemeral else 0
             self._create(result, txn.path, txn.data, txn.acl, owner, txn.parentCVersion, zxid, header.time,
-                         replayable=txn_type == OpCode.create and not in_multi)
+                         replayable=txn_type == OpCode.create)
         elif txn_type == OpCode.createContainer:
             self._create(result, txn.path, txn.data, txn.acl, CONTAINER_EPHEMERAL_OWNER,
                          txn.parentCVersion, zxid, header.time)
@@ -330,7 +330,7 @@ class DataTree:
                 sub_type = OpCode.error
                 record = r.ErrorTxn(Err.RUNTIMEINCONSISTENCY if post_failed else Err.OK)
             sub_result = TxnResult(header.clientId, header.cxid, header.zxid, sub_type, events=result.events)
-            self._apply_into(sub_result, sub_type, record, header, in_multi=True)
+            self._apply_into(sub_result, sub_type, record, header)
             result.multi.append(sub_result)
             if sub_result.err and not result.err:
                 result.err = sub_result.err
@@ -357,7 +357,9 @@ class DataTree:
             result.err = Err.NODEEXISTS
             # Only a replay over a fuzzy snapshot gets here (prep refuses it otherwise): the
             # snapshot may hold the node but not its parent's bump. ZooKeeper repairs the parent
-            # for a plain create outside a multi only (processTxn, ZOOKEEPER-1046).
+            # for a txn of type `create` (processTxn's setCversionPzxid), inside a multi too:
+            # each sub-txn goes through processTxn with its own type in its header. create2,
+            # container and TTL creates are left alone.
             if replayable:
                 self._advance_parent(parent_path, parent, parent_cversion, zxid)
             return
