@@ -34,6 +34,13 @@ def digest_of(user_password: str) -> str:
     return f"{user}:{base64.b64encode(sha1).decode('ascii')}"
 
 
+def user_name(ident: Id) -> str:
+    """What whoAmI reports for an id (AuthenticationProvider.getUserName): a digest id's user."""
+    if ident.scheme == "digest":
+        return ident.id.split(":", 1)[0]
+    return ident.id
+
+
 def _ip_matches(client: str, pattern: str) -> bool:
     try:
         address = ipaddress.ip_address(client)

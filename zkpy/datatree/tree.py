@@ -25,7 +25,7 @@ from typing import Any
 
 from zkpy.datatree import acl as acls
 from zkpy.datatree.digest import node_digest, to_java_long, tree_digest
-from zkpy.datatree.java_order import hashset_order
+from zkpy.datatree.java_order import JavaHashSet, hashset_order
 from zkpy.datatree.paths import split_parent
 from zkpy.datatree.quotas import LIMIT_NODE, QUOTA_ROOT, STAT_NODE, QuotaIndex, format_stats, parse_stats, stat_path, trim_quota_path
 from zkpy.datatree.watches import PERSISTENT, RECURSIVE, STANDARD, WatchManager
@@ -72,6 +72,14 @@ class ChildSet(dict[str, None]):
 
     def discard(self, name: str) -> None:
         self.pop(name, None)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (set, frozenset)):
+            return self.keys() == other
+        return dict.__eq__(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
 
 
 class DataNode:
@@ -255,6 +263,14 @@ class DataTree:
     def ephemerals_of(self, session_id: int) -> set[str]:
         return self.ephemerals.get(session_id, set())
 
+    def all_children_number(self, path: str) -> int:
+        """DataTree.getAllChildrenNumber: for "/" every node but the two root names, otherwise
+        the names starting with path + "/" (so "" counts "/" too)."""
+        if path == "/":
+            return len(self.nodes) - 2
+        prefix = path + "/"
+        return sum(1 for name in self.nodes if name.startswith(prefix))
+
     def count_descendants(self, path: str) -> int:
         node = self.nodes.get(path)
         if node is None:
@@ -371,7 +387,7 @@ class DataTree:
         self._data_size += _size(data)
         kind = ephemeral_kind(owner)
         if kind == "normal":
-            self.ephemerals.setdefault(owner, set()).add(path)
+            self.ephemerals.setdefault(owner, ChildSet()).add(path)
         elif kind == "container":
             self.containers.add(path)
         elif kind == "ttl":
@@ -385,7 +401,8 @@ class DataTree:
         self._charge_quota(path, _size(data), 1)
         self._fire(result.events, self.data_watches.trigger(path, EventType.NodeCreated, acl=node.acl),
                    EventType.NodeCreated, path)
-        self._fire(result.events, self.child_watches.trigger(parent_path, EventType.NodeChildrenChanged),
+        self._fire(result.events, self.child_watches.trigger(parent_path, EventType.NodeChildrenChanged,
+                                                             acl=parent.acl),
                    EventType.NodeChildrenChanged, parent_path)
 
     def _delete(self, path: str, zxid: int, events: list[WatchEvent]) -> int:
@@ -423,8 +440,10 @@ class DataTree:
             self.ttls.discard(path)
         told = self.data_watches.trigger(path, EventType.NodeDeleted, acl=node.acl)
         self._fire(events, told, EventType.NodeDeleted, path)
-        self._fire(events, self.child_watches.trigger(path, EventType.NodeDeleted, told), EventType.NodeDeleted, path)
-        self._fire(events, self.child_watches.trigger(parent_path, EventType.NodeChildrenChanged),
+        self._fire(events, self.child_watches.trigger(path, EventType.NodeDeleted, told, acl=node.acl),
+                   EventType.NodeDeleted, path)
+        self._fire(events, self.child_watches.trigger(parent_path, EventType.NodeChildrenChanged,
+                                                      acl=parent.acl),
                    EventType.NodeChildrenChanged, parent_path)
         return Err.OK
 
@@ -535,6 +554,15 @@ class DataTree:
     def _fire(events: list[WatchEvent], watchers: set[Watcher], event_type: int, path: str) -> None:
         for watcher in watchers:
             events.append((watcher, event_type, path))
+
+
+def ephemerals_in_java_order(tree: DataTree, session_id: int) -> JavaHashSet:
+    """DataTree.getEphemerals: a clone of the session's HashSet (default capacity, grown by its
+    current size), which is the order getEphemerals lists and closeSession deletes in."""
+    original = JavaHashSet()
+    for path in tree.ephemerals_of(session_id):
+        original.add(path)
+    return JavaHashSet.copy_of(original.in_java_order())
 
 
 def _size(data: bytes | None) -> int:

@@ -10,7 +10,9 @@ same watcher at once (ZOOKEEPER-4466).
 * at `path` itself every mode fires, except that a watcher registered only recursively never
   receives NodeChildrenChanged (ZOOKEEPER-4475);
 * at each ancestor only PERSISTENT_RECURSIVE fires (only walked while any recursive watch exists);
-* `suppress` skips watchers already told (a delete notifies a watcher once, not once per manager).
+* `suppress` skips watchers already told (a delete notifies a watcher once, not once per manager);
+* a watcher that may not read the node (the `may_read` check) is not told, though its one-shot
+  watch is spent.
 
 A watcher is any hashable object (the server passes one per connection). The manager only
 returns watchers; it never sends anything.
@@ -38,8 +40,8 @@ class WatchManager:
         self._by_path: dict[str, dict[Watcher, int]] = {}
         self._by_watcher: dict[Watcher, set[str]] = {}
         self._recursive_count = 0
-        # (watcher, acl) -> bool. A recursive watch on an ancestor must not reveal a node its
-        # watcher may not read (CVE-2024-23944); the server supplies the check.
+        # (watcher, acl) -> bool. A watch event is delivered only to a watcher that may read the
+        # node (NIOServerCnxn.process checks the ACL, CVE-2024-23944); the server supplies it.
         self.may_read: Callable[[Watcher, Any], bool] | None = None
 
     def add(self, path: str, watcher: Watcher, mode: int = STANDARD) -> None:
@@ -82,15 +84,18 @@ class WatchManager:
                 if modes & STANDARD:
                     self._set_modes(path, watchers, watcher, modes & ~STANDARD)
         if self._recursive_count and event_type != EventType.NodeChildrenChanged:
-            may_read = self.may_read
             for ancestor in parent_chain(path):
                 above = self._by_path.get(ancestor)
                 if above:
                     for watcher, modes in above.items():
-                        if modes & RECURSIVE and (may_read is None or may_read(watcher, acl)):
+                        if modes & RECURSIVE:
                             fired.add(watcher)
         if suppress:
             fired -= suppress
+        may_read = self.may_read
+        if may_read is not None and fired and acl is not None:
+            # The watch is used up either way; the event only reaches who may read the node.
+            fired = {watcher for watcher in fired if may_read(watcher, acl)}
         return fired
 
     def contains(self, path: str, watcher: Watcher, mode_mask: int = STANDARD | PERSISTENT | RECURSIVE) -> bool:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from zkpy.datatree.digest import DIGEST_VERSION, to_java_long, tree_digest
-from zkpy.datatree.tree import DataNode, DataTree, ephemeral_kind
+from zkpy.datatree.tree import ChildSet, DataNode, DataTree, ephemeral_kind
 from zkpy.jute import records as r
 from zkpy.jute.codec import _java_utf8 as java_utf8
 
@@ -386,7 +386,7 @@ def _read_nodes(reader: _Reader, tree: DataTree, acls: dict[int, list[Any]]) -> 
             if owner:
                 kind = ephemeral_kind(owner)
                 if kind == "normal":
-                    tree.ephemerals.setdefault(owner, set()).add(path)
+                    tree.ephemerals.setdefault(owner, ChildSet()).add(path)
                 elif kind == "container":
                     tree.containers.add(path)
                 elif kind == "ttl":

@@ -23,9 +23,20 @@ from typing import Any
 
 from zkpy.datatree import acl as acls
 from zkpy.datatree.paths import InvalidPath, validate_path
-from zkpy.datatree.tree import CONFIG_PATH, ZOOKEEPER_PATH, DataTree, ephemeral_kind, ttl_ephemeral_owner
+from zkpy.datatree.tree import (
+    CONFIG_PATH,
+    ZOOKEEPER_PATH,
+    DataTree,
+    ephemeral_kind,
+    ephemerals_in_java_order,
+    ttl_ephemeral_owner,
+)
 from zkpy.jute import records as r
 from zkpy.jute.constants import CONTAINER_EPHEMERAL_OWNER, MAX_TTL_MS, CreateMode, Err, OpCode, Perms
+
+
+class _Unpreparable(Exception):
+    """A request ZooKeeper's prep fails on with a non-Keeper exception (MARSHALLINGERROR)."""
 
 
 class KeeperError(Exception):
@@ -152,7 +163,11 @@ class PrepProcessor:
         zxid = self.next_zxid
         self.next_zxid += 1
         if op == OpCode.multi:
-            return r.TxnHeader(session_id, cxid, zxid, now_ms, op), self._multi(session_id, request, auth_ids, zxid, now_ms)
+            try:
+                txn = self._multi(session_id, request, auth_ids, zxid, now_ms)
+            except _Unpreparable:
+                return r.TxnHeader(session_id, cxid, zxid, now_ms, OpCode.error), r.ErrorTxn(Err.MARSHALLINGERROR)
+            return r.TxnHeader(session_id, cxid, zxid, now_ms, op), txn
         try:
             txn = self._one(session_id, op, request, auth_ids, zxid, now_ms)
         except KeeperError as error:
@@ -175,6 +190,11 @@ class PrepProcessor:
             if failed:
                 txns.append(r.Txn(OpCode.error, r.ErrorTxn(Err.RUNTIMEINCONSISTENCY).to_bytes()))
                 continue
+            if op == OpCode.createTTL and not hasattr(sub, "ttl"):
+                # Op.create with a TTL mode but no TTL: ZooKeeper's prep fails on the cast to
+                # CreateTTLRequest and answers the whole multi with MARSHALLINGERROR.
+                self._rollback(zxid, saved)
+                raise _Unpreparable
             try:
                 txn = self._one(session_id, op, sub, auth_ids, zxid, now_ms)
                 txns.append(r.Txn(op, txn.to_bytes()))
@@ -303,13 +323,13 @@ class PrepProcessor:
         return txn
 
     def _close_session(self, session_id: int, zxid: int) -> Any:
-        paths = set(self.tree.ephemerals_of(session_id))
+        paths = ephemerals_in_java_order(self.tree, session_id)
         for rec in self._outstanding:
             if not rec.exists:
                 paths.discard(rec.path)
             elif rec.ephemeral_owner == session_id:
                 paths.add(rec.path)
-        ordered = sorted(paths)
+        ordered = paths.in_java_order()
         for path in ordered:
             self._add(ChangeRecord(zxid, path, False))
         return r.CloseSessionTxn(ordered)

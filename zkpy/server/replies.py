@@ -61,7 +61,9 @@ def _multi_result_body(results: list[TxnResult]) -> bytes:
             out += _MULTI_HEADER.pack(OpCode.error, False, sub.err)
             r.ErrorResponse(sub.err).encode(out)
             continue
-        out += _MULTI_HEADER.pack(sub.type, False, 0)
+        # OpResult.CreateResult reports create2 for every create that returns a Stat.
+        result_type = OpCode.create2 if sub.type in (OpCode.createTTL, OpCode.createContainer) else sub.type
+        out += _MULTI_HEADER.pack(result_type, False, 0)
         if sub.type == OpCode.create:
             r.CreateResponse(sub.path).encode(out)
         elif sub.type in (OpCode.create2, OpCode.createTTL, OpCode.createContainer):

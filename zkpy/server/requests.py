@@ -84,7 +84,24 @@ def decode_multi(data: bytes, off: int, read_only: bool) -> list[tuple[int, Any]
         if header.type not in allowed:
             raise DecodeError(f"invalid op type {header.type} in multi")
         record, off = REQUEST_RECORDS[header.type].decode(data, off)
-        ops.append((header.type, record))
+        ops.append((multi_op_type(header.type, record), record))
+
+
+_CREATE_OPS = frozenset({OpCode.create, OpCode.create2, OpCode.createContainer, OpCode.createTTL})
+_CONTAINER_FLAG = 4
+_TTL_FLAGS = frozenset({5, 6})
+
+
+def multi_op_type(op: int, record: Any) -> int:
+    """MultiOperationRecord rebuilds each create with Op.create(path, data, acl, flags): the
+    flags, not the header, pick create, createContainer or createTTL (so a create2 sub-op answers
+    as a plain create)."""
+    if op not in _CREATE_OPS:
+        return op
+    if record.flags in _TTL_FLAGS:
+        # A TTL mode on a plain CreateRequest decodes, but prep cannot use it: see prep._multi.
+        return OpCode.createTTL
+    return OpCode.createContainer if record.flags == _CONTAINER_FLAG else OpCode.create
 
 
 def decode_request(op: int, data: bytes, off: int) -> Any:

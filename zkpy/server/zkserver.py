@@ -33,7 +33,8 @@ from typing import Any, Protocol
 import structlog
 
 from zkpy.datatree import acl as acls
-from zkpy.datatree.tree import DataTree, TxnResult
+from zkpy.datatree.java_order import concurrent_hashmap_order, java_record_hash
+from zkpy.datatree.tree import DataTree, TxnResult, ephemerals_in_java_order
 from zkpy.datatree.watches import PERSISTENT, RECURSIVE, STANDARD
 from zkpy.jute import records as r
 from zkpy.jute.codec import DECODE_ERRORS, read_ustring
@@ -101,7 +102,9 @@ class ZooKeeperServer:
         self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
         self.tree = tree if tree is not None else DataTree()
         self.prep = PrepProcessor(self.tree, settings.prep)
-        self.tree.data_watches.may_read = lambda conn, acl: self._readable(conn, acl, Perms.READ)
+        may_read = lambda conn, acl: self._readable(conn, acl, Perms.READ)  # noqa: E731
+        self.tree.data_watches.may_read = may_read
+        self.tree.child_watches.may_read = may_read
         self.tracker = SessionTracker(settings.tick_ms, settings.server_id, self.clock_ms())
         for session_id, timeout_ms in self.tree.sessions.items():
             self.tracker.track(session_id, timeout_ms, self.clock_ms())
@@ -264,9 +267,9 @@ class ZooKeeperServer:
         zxid = 0
         if packet.scheme == "digest" and packet.auth is not None:
             ident = acls.digest_of(packet.auth.decode("utf-8", "replace"))
-            conn.auth_ids.append(r.Id("digest", ident))
+            add_auth_id(conn, r.Id("digest", ident))
             if self.settings.super_digest is not None and ident == self.settings.super_digest:
-                conn.auth_ids.append(acls.SUPER_ID)
+                add_auth_id(conn, acls.SUPER_ID)
             self._send(conn, replies.reply(Xid.AUTH, zxid, 0))
             return
         log.info("authentication failed", scheme=packet.scheme)
@@ -406,6 +409,8 @@ class ZooKeeperServer:
                 tree.watch_data(request.path, conn)
             return replies.get_data(xid, zxid, node.data, node.stat_bytes())
         if code == OpCode.exists:
+            if "\0" in request.path:
+                return replies.reply(xid, zxid, Err.BADARGUMENTS)
             if request.watch:
                 tree.watch_data(request.path, conn)
             node = tree.nodes.get(request.path)
@@ -444,18 +449,20 @@ class ZooKeeperServer:
         if code in (OpCode.checkWatches, OpCode.removeWatches):
             return replies.reply(xid, zxid, self._check_or_remove_watches(conn, request, code == OpCode.removeWatches))
         if code == OpCode.getEphemerals:
-            prefix = request.prefixPath or "/"
-            owned = sorted(p for p in tree.ephemerals_of(conn.session_id) if prefix == "/" or p.startswith(prefix))
-            return replies.reply(xid, zxid, 0, r.GetEphemeralsResponse(owned))
+            prefix = request.prefixPath or ""
+            ordered = ephemerals_in_java_order(tree, conn.session_id).in_java_order()
+            if prefix and prefix.strip() != "/":
+                ordered = [p for p in ordered if p.startswith(prefix)]
+            return replies.reply(xid, zxid, 0, r.GetEphemeralsResponse(ordered))
         if code == OpCode.getAllChildrenNumber:
             node = tree.nodes.get(request.path)
             if node is None:
                 return replies.reply(xid, zxid, Err.NONODE)
             if not self._readable(conn, node.acl, Perms.READ):
                 return replies.reply(xid, zxid, Err.NOAUTH)
-            return replies.reply(xid, zxid, 0, r.GetAllChildrenNumberResponse(tree.count_descendants(request.path)))
+            return replies.reply(xid, zxid, 0, r.GetAllChildrenNumberResponse(tree.all_children_number(request.path)))
         if code == OpCode.whoAmI:
-            infos = [r.ClientInfo(i.scheme, i.id) for i in conn.auth_ids]
+            infos = [r.ClientInfo(i.scheme, acls.user_name(i)) for i in conn.auth_ids]
             return replies.reply(xid, zxid, 0, r.WhoAmIResponse(infos))
         return replies.reply(xid, zxid, Err.UNIMPLEMENTED)
 
@@ -544,3 +551,12 @@ class ZooKeeperServer:
 
 
 _MALFORMED = object()
+
+
+def add_auth_id(conn: Any, ident: Any) -> None:
+    """A connection's ids form a set kept in ConcurrentHashMap order (ServerCnxn.authInfo):
+    the order `auth` ACLs expand in and whoAmI lists them in."""
+    if ident in conn.auth_ids:
+        return
+    ids = [*conn.auth_ids, ident]
+    conn.auth_ids[:] = concurrent_hashmap_order(ids, (java_record_hash(i.scheme, i.id) for i in ids))
