@@ -40,7 +40,7 @@ pytestmark = [
     pytest.mark.skipif(
         not apache_zookeeper_available(), reason="Apache ZooKeeper is not installed"
     ),
-    pytest.mark.timeout(120),
+    pytest.mark.timeout(240),
 ]
 
 HARNESS_SID = 2
@@ -193,7 +193,7 @@ def test_zkpy_votes_with_apache_zookeeper(tmp_path: Path) -> None:
             }
             return reports == set(APACHE_SIDS)
 
-        assert peer.run_until(established_epoch_reported, timeout_s=10), "\n".join(peer.events)
+        assert peer.run_until(established_epoch_reported, timeout_s=30), "\n".join(peer.events)
     finally:
         peer.close()
         for server in servers.values():
