@@ -235,13 +235,15 @@ acl_names = _weighted((8, st.just("open")), (2, st.sampled_from(sorted(ACLS))))
 watches = st.booleans()
 
 modes = _weighted((5, st.just(0)), (3, st.sampled_from([1, 2, 3])))
-creates = _weighted(
-    (6, st.builds(Create, paths, datas, acl_names, modes,
-                  st.sampled_from([OpCode.create, OpCode.create2]))),
-    (1, st.builds(Create, paths, datas, acl_names, st.just(4), st.just(OpCode.createContainer))),
-    (1, st.builds(Create, paths, datas, acl_names, st.sampled_from([-1, 0, 1, 4, 5, 6, 7]),
-                  st.sampled_from([OpCode.create, OpCode.create2, OpCode.createContainer]))),
-)
+plain_creates = st.builds(Create, paths, datas, acl_names, modes,
+                          st.sampled_from([OpCode.create, OpCode.create2]))
+container_creates = st.builds(Create, paths, datas, acl_names, st.just(4),
+                              st.just(OpCode.createContainer))
+# Flags that do not fit the opcode: TTL modes, container flags on create, other modes on
+# createContainer, flags outside CreateMode.
+odd_creates = st.builds(Create, paths, datas, acl_names, st.sampled_from([-1, 0, 1, 4, 5, 6, 7]),
+                        st.sampled_from([OpCode.create, OpCode.create2, OpCode.createContainer]))
+creates = _weighted((6, plain_creates), (1, container_creates), (1, odd_creates))
 deletes = st.builds(Delete, paths, versions)
 set_datas = st.builds(SetData, paths, datas, versions)
 checks = st.builds(Check, paths, versions)
@@ -272,14 +274,17 @@ auths = st.sampled_from(
     [(user, password) for user, password in sorted(USERS.items())] + [("alice", "wrong")]
 ).map(lambda pair: Auth(*pair))
 
-# Ops that may go into a pipelined batch. Two kinds stay out because Apache ZooKeeper itself is
-# not deterministic with them: an auth packet is handled as soon as it is read, ahead of the
-# requests queued before it; and setACL leaves the node's old ACL in its pending change record
-# (PrepRequestProcessor duplicates the record and bumps only aversion), so a request pipelined
-# behind it is checked against the old or the new ACL depending on whether the setACL was
-# applied yet.
+# Ops that may go into a pipelined batch. Some stay out because Apache ZooKeeper itself answers
+# them differently depending on thread timing:
+# - an auth packet is handled as soon as it is read, ahead of the requests queued before it;
+# - setACL leaves the node's old ACL in its pending change record (PrepRequestProcessor
+#   duplicates the record and bumps only aversion), so a request pipelined right behind it is
+#   checked against the old ACL or the new one depending on whether the setACL was applied yet;
+# - createContainer with an ephemeral flag creates a container but records an ephemeral in the
+#   pending change record, so a child create right behind it may fail NoChildrenForEphemerals.
 pipelinable = _weighted(
-    (5, creates), (2, deletes), (2, set_datas), (3, reads), (1, multis), (1, rare_reads),
+    (5, plain_creates), (1, container_creates), (2, deletes), (2, set_datas), (3, reads),
+    (1, multis), (1, rare_reads),
 )
 ops = _weighted(
     (6, creates),
