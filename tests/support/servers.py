@@ -99,6 +99,12 @@ class ServerProcess:
 
     def start(self, timeout_s: float = 30.0) -> ServerProcess:
         self.write_config()
+        self.start_detached()
+        self.wait_serving(timeout_s)
+        return self
+
+    def start_detached(self) -> None:
+        """Launches the process on the config already written, without waiting for it."""
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             self.command(),
@@ -110,8 +116,10 @@ class ServerProcess:
             start_new_session=True,
         )
         log.close()
-        self.wait_serving(timeout_s)
-        return self
+
+    def check_alive(self) -> None:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"server exited with {self.process.returncode}:\n{self.log_tail()}")
 
     def wait_serving(self, timeout_s: float) -> None:
         deadline = time.monotonic() + timeout_s

@@ -23,6 +23,7 @@ tree. Mismatches are reported, not raised: ZooKeeper also only logs them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -30,6 +31,7 @@ import structlog
 from zkpy.datatree.digest import DIGEST_VERSION, tree_digest
 from zkpy.datatree.tree import DataTree
 from zkpy.persistence.snapshot_files import SnapshotFiles
+from zkpy.persistence.txnlog import LogEntry
 from zkpy.persistence.txnlog_files import TxnLogFiles
 
 log = structlog.get_logger("zkpy.persistence")
@@ -55,9 +57,12 @@ def restore(
     *,
     trust_empty_snapshot: bool = False,
     verify_digests: bool = False,
+    replayed: Callable[[LogEntry], None] | None = None,
 ) -> RestoreResult:
     """Loads the database: returns the tree and the highest zxid applied (`snapshot_zxid` -1 when
-    there was no snapshot). Raises NoValidSnapshotError, EmptySnapshotError, CorruptLogError."""
+    there was no snapshot); `replayed` sees every txn applied from the log (a quorum member
+    remembers the recent ones to sync learners from). Raises NoValidSnapshotError,
+    EmptySnapshotError, CorruptLogError."""
     loaded, _skipped = snapshots.load_newest()
     if loaded is None:
         if logs.last_logged_zxid() == -1:
@@ -79,6 +84,8 @@ def restore(
     last_digest = None
     for entry in logs.read_after(snapshot_zxid):
         tree.apply(entry.header, entry.txn)
+        if replayed is not None:
+            replayed(entry)
         result.txns_replayed += 1
         result.zxid = max(result.zxid, entry.zxid)
         last_digest = (entry.zxid, entry.digest) if entry.digest is not None else None

@@ -64,6 +64,8 @@ _SLASH = _INT.pack(1) + b"/"
 _NULL = _INT.pack(-1)
 _SEAL_SIZE = _LONG.size + len(_SLASH)
 _LAST_ZXID_TRAILER_SIZE = _LONG.size + _SEAL_SIZE
+SYNC_SIGNATURE_TEXT = "BenWasHere"
+SYNC_SIGNATURE = _INT.pack(len(SYNC_SIGNATURE_TEXT)) + SYNC_SIGNATURE_TEXT.encode()
 
 
 class CorruptSnapshotError(Exception):
@@ -107,12 +109,37 @@ def serialize_snapshot(
     `zxid_digest` None leaves the digest trailer out (zookeeper.digest.enabled=false);
     `last_processed_zxid` None leaves out 3.9's last-zxid trailer (as 3.8 writes).
     """
+    header = _HEADER.pack(SNAP_MAGIC, SNAP_VERSION, SNAP_DBID)
+    adler = zlib.adler32(header)
+    yield header
+    for chunk in serialize_database(tree, chunk_size):
+        adler = zlib.adler32(chunk, adler)
+        yield chunk
+    out = bytearray(_seal(adler))
+    if zxid_digest is not None:
+        out += _LONG.pack(zxid_digest.zxid)
+        out += _INT.pack(zxid_digest.digest_version)
+        out += _LONG.pack(to_java_long(zxid_digest.digest))
+        out += _seal(zlib.adler32(out, adler))
+    if last_processed_zxid is not None:
+        out += _LONG.pack(last_processed_zxid)
+        out += _seal(zlib.adler32(out, adler))
+    yield bytes(out)
+
+
+def serialize_sync_snapshot(tree: Any, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+    """What a leader writes on the quorum port after a SNAP packet (LearnerHandler): the
+    database without file header or seal, then the string "BenWasHere"."""
+    yield from serialize_database(tree, chunk_size)
+    yield SYNC_SIGNATURE
+
+
+def serialize_database(tree: Any, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+    """SerializeUtils.serializeSnapshot: sessions, the ACL table, the nodes, the end marker."""
     out = bytearray()
-    adler = 1
     nodes = tree.nodes
     root = nodes[""] if "" in nodes else nodes["/"]
 
-    out += _HEADER.pack(SNAP_MAGIC, SNAP_VERSION, SNAP_DBID)
     out += _INT.pack(len(tree.sessions))
     for session_id, timeout_ms in tree.sessions.items():
         out += _SESSION.pack(session_id, timeout_ms)
@@ -157,20 +184,9 @@ def serialize_snapshot(
                 if child is not None:
                     stack.append((prefix + name, child))
         if len(out) >= chunk_size:
-            adler = zlib.adler32(out, adler)
             yield bytes(out)
             out.clear()
     out += _SLASH  # the end-of-tree marker: a path of "/"
-
-    out += _seal(zlib.adler32(out, adler))
-    if zxid_digest is not None:
-        out += _LONG.pack(zxid_digest.zxid)
-        out += _INT.pack(zxid_digest.digest_version)
-        out += _LONG.pack(to_java_long(zxid_digest.digest))
-        out += _seal(zlib.adler32(out, adler))
-    if last_processed_zxid is not None:
-        out += _LONG.pack(last_processed_zxid)
-        out += _seal(zlib.adler32(out, adler))
     yield bytes(out)
 
 
@@ -230,6 +246,10 @@ class _Reader:
         parts = [self.buf[self.pos:], *self._chunks]
         return b"".join(parts)
 
+    def buffered(self) -> bytes:
+        """What was pulled from the chunk iterator but not consumed (for a live stream)."""
+        return self.buf[self.pos:]
+
     def read_int(self) -> int:
         self.need(4)
         (value,) = _INT.unpack_from(self.buf, self.pos)
@@ -275,13 +295,33 @@ def deserialize_snapshot(chunks: Iterable[bytes], snapshot_zxid: int) -> LoadedS
     """Rebuilds a DataTree from an uncompressed snapshot stream; `snapshot_zxid` is the zxid in
     the file name. Raises CorruptSnapshotError for anything but a well-formed, sealed stream."""
     reader = _Reader(chunks)
+    magic, _version, _dbid = reader.read_struct(_HEADER)
+    if magic != SNAP_MAGIC:
+        raise CorruptSnapshotError(f"bad magic number {magic:#x} != {SNAP_MAGIC:#x}")
+    tree = _read_database(reader)
+    reader.check_seal()
+    zxid_digest, last_processed_zxid = _read_trailers(reader)
+    tree.last_processed_zxid = snapshot_zxid
+    return LoadedSnapshot(tree, snapshot_zxid, zxid_digest, last_processed_zxid)
+
+
+def deserialize_sync_snapshot(chunks: Iterable[bytes], snapshot_zxid: int) -> tuple[DataTree, bytes]:
+    """Reads what serialize_sync_snapshot wrote (Learner.syncWithLeader after SNAP); returns the
+    tree at `snapshot_zxid` (the SNAP packet's zxid) and the bytes that followed the signature."""
+    reader = _Reader(chunks)
+    tree = _read_database(reader)
+    signature = reader.read_string()
+    if signature != SYNC_SIGNATURE_TEXT:
+        raise CorruptSnapshotError(f"missing signature after the database: {signature!r}")
+    tree.last_processed_zxid = snapshot_zxid
+    return tree, reader.buffered()
+
+
+def _read_database(reader: _Reader) -> DataTree:
     # Millions of new objects would trigger the cyclic GC over and over; none of them are garbage.
     gc_was_enabled = gc.isenabled()
     gc.disable()
     try:
-        magic, _version, _dbid = reader.read_struct(_HEADER)
-        if magic != SNAP_MAGIC:
-            raise CorruptSnapshotError(f"bad magic number {magic:#x} != {SNAP_MAGIC:#x}")
         tree = DataTree()
         tree.sessions.clear()
         for _ in range(_count(reader.read_int())):
@@ -289,13 +329,10 @@ def deserialize_snapshot(chunks: Iterable[bytes], snapshot_zxid: int) -> LoadedS
             tree.sessions[session_id] = timeout_ms
         acls = _read_acl_table(reader, tree)
         _read_nodes(reader, tree, acls)
-        reader.check_seal()
-        zxid_digest, last_processed_zxid = _read_trailers(reader)
     finally:
         if gc_was_enabled:
             gc.enable()
-    tree.last_processed_zxid = snapshot_zxid
-    return LoadedSnapshot(tree, snapshot_zxid, zxid_digest, last_processed_zxid)
+    return tree
 
 
 def _count(n: int) -> int:

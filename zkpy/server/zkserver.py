@@ -16,6 +16,11 @@ FinalRequestProcessor folded into one synchronous object):
   fired, and completes the waiting op. Nothing here waits: the host decides when.
 * Sessions are created and closed by txns too (createSession / closeSession), so that the txn
   stream is exactly what will be logged and replicated.
+* On a follower or observer (`learner` set: the link to the leader), writes, syncs and new
+  sessions are forwarded to the leader instead of prepped here, reconnecting sessions are
+  revalidated by the leader, and session touches are collected for the leader's pings instead
+  of expiring anything here. Committed txns come back through `commit()`; the ones this server
+  forwarded are matched to their waiting request by (session id, cxid), as CommitProcessor does.
 
 Connections are objects with `send(frame)`, `close(reason)`, `pause_reading()` and
 `resume_reading()`; watches are registered with the connection itself as the watcher.
@@ -26,7 +31,7 @@ from __future__ import annotations
 import struct
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -49,8 +54,16 @@ from zkpy.server.stats import ConnectionStats, ServerStats
 log = structlog.get_logger("zkpy.server")
 
 _REQUEST_HEADER = struct.Struct(">ii")
+_INT = struct.Struct(">i")
 _FAST_READS = frozenset({OpCode.getData, OpCode.exists})
 _ZERO_PASSWORD = bytes(16)
+
+
+class LeaderLink(Protocol):
+    """What a follower's or observer's server core needs from its connection to the leader."""
+
+    def forward(self, session_id: int, cxid: int, op: int, body: bytes, auth_ids: list[Any]) -> None: ...
+    def revalidate(self, session_id: int, timeout_ms: int) -> None: ...
 
 
 class Connection(Protocol):
@@ -115,6 +128,11 @@ class ZooKeeperServer:
         self.on_proposals: Callable[[], None] = lambda: None
         self._in_flight: dict[int, PendingOp] = {}
         self.serving = True
+        self.learner: LeaderLink | None = None
+        self.touches: dict[int, int] = {}
+        self._forwarded: dict[tuple[int, int], PendingOp] = {}
+        self._pending_syncs: deque[PendingOp] = deque()
+        self._revalidating: dict[int, Any] = {}
 
     # ------------------------------------------------------------ connections
 
@@ -161,11 +179,15 @@ class ZooKeeperServer:
         if request.sessionId == 0:
             session_id = self.tracker.new_session_id()
             conn.session_id = session_id
-            self.tracker.track(session_id, timeout_ms, now)
             self.session_connections[session_id] = conn
-            header, txn = self.prep.create_session_txn(session_id, timeout_ms, now)
             op = PendingOp(conn, 0, OpCode.createSession, timeout_ms, now, True)
             state.queue.append(op)
+            if self.learner is not None:
+                self._forwarded[(session_id, 0)] = op
+                self.learner.forward(session_id, 0, OpCode.createSession, _INT.pack(timeout_ms), [])
+                return
+            self.tracker.track(session_id, timeout_ms, now)
+            header, txn = self.prep.create_session_txn(session_id, timeout_ms, now)
             self._propose(header, txn, op)
             return
         session_id = request.sessionId
@@ -175,6 +197,11 @@ class ZooKeeperServer:
         if previous is not None and previous is not conn:
             previous.close("session reconnected on another connection")
             self.connection_lost(previous)
+        if self.learner is not None and self.tracker.check_password(session_id, request.passwd):
+            # Learner.validateSession: only the leader knows whether the session still lives.
+            self._revalidating[session_id] = (conn, timeout_ms)
+            self.learner.revalidate(session_id, timeout_ms)
+            return
         valid = self.tracker.check_password(session_id, request.passwd) and self.tracker.touch(session_id, now)
         if not valid:
             log.info("session reconnect refused", session=f"0x{session_id & (2**64 - 1):x}")
@@ -184,6 +211,25 @@ class ZooKeeperServer:
         conn.session_id = session_id
         self.session_connections[session_id] = conn
         timeout_ms = self.tracker.sessions[session_id].timeout_ms
+        self._send(conn, self._connect_response(conn, timeout_ms, session_id, self.tracker.password(session_id)))
+
+    def finish_revalidation(self, session_id: int, valid: bool) -> None:
+        """The leader's answer to a revalidation (ZooKeeperServer.finishSessionInit)."""
+        pending = self._revalidating.pop(session_id, None)
+        if pending is None:
+            log.warning("revalidation answer for no pending session", session=f"0x{session_id & (2**64 - 1):x}")
+            return
+        conn, timeout_ms = pending
+        if conn not in self.connections:
+            return
+        if not valid:
+            log.info("session reconnect refused", session=f"0x{session_id & (2**64 - 1):x}")
+            self._send(conn, self._connect_response(conn, 0, 0, _ZERO_PASSWORD))
+            conn.close("invalid session")
+            return
+        conn.session_id = session_id
+        self.session_connections[session_id] = conn
+        self.touches[session_id] = timeout_ms
         self._send(conn, self._connect_response(conn, timeout_ms, session_id, self.tracker.password(session_id)))
 
     def _connect_response(self, conn: Connection, timeout_ms: int, session_id: int, password: bytes) -> bytes:
@@ -204,7 +250,10 @@ class ZooKeeperServer:
         now = self.clock_ms()
         session_id = conn.session_id
         if session_id:
-            self.tracker.touch(session_id, now)
+            if self.learner is None:
+                self.tracker.touch(session_id, now)
+            else:
+                self.touches[session_id] = self.tree.sessions.get(session_id, 0)
         if op in _FAST_READS and not self.connections[conn].queue:
             reply = self._fast_read(conn, xid, op, frame)
             if reply is not None:
@@ -230,7 +279,17 @@ class ZooKeeperServer:
         is_write = op in WRITE_OPS
         pending = PendingOp(conn, xid, op, request, now, is_write)
         queue = state.queue
-        if is_write:
+        if self.learner is not None and (is_write or op == OpCode.sync):
+            pending.is_write = True
+            queue.append(pending)
+            if op == OpCode.closeSession:
+                pending.close_after = True
+            if op == OpCode.sync:
+                self._pending_syncs.append(pending)
+            else:
+                self._forwarded[(session_id, xid)] = pending
+            self.learner.forward(session_id, xid, op, frame[off:], conn.auth_ids)
+        elif is_write:
             queue.append(pending)
             if request is _MALFORMED:
                 header_, txn = self.prep.error_txn(session_id, xid, Err.MARSHALLINGERROR, now)
@@ -292,6 +351,8 @@ class ZooKeeperServer:
         if txn_type == OpCode.closeSession:
             self._session_closed(header.clientId)
         op = self._in_flight.pop(zxid, None)
+        if op is None and self._forwarded:
+            op = self._forwarded.pop((header.clientId, header.cxid), None)
         if op is None or op.conn is None:
             return result
         conn = op.conn
@@ -302,6 +363,51 @@ class ZooKeeperServer:
             op.frame = replies.write_reply(op.xid, zxid, op.op, result)
         self._drain(conn)
         return result
+
+    def sync_arrived(self) -> None:
+        """The leader answered the oldest forwarded sync: every txn before it is applied here."""
+        if not self._pending_syncs:
+            log.warning("SYNC from the leader with no sync pending")
+            return
+        op = self._pending_syncs.popleft()
+        if op.conn is None:
+            return
+        path = op.request.path if op.request is not _MALFORMED and op.request is not None else ""
+        op.frame = replies.reply(op.xid, self.tree.last_processed_zxid, 0, r.SyncResponse(path))
+        self._drain(op.conn)
+
+    def submit_learner_request(self, session_id: int, cxid: int, op: int, body: bytes,
+                               auth_ids: Sequence[Any]) -> None:
+        """A write a learner forwarded (LearnerHandler REQUEST): prepped here, like a local one."""
+        now = self.clock_ms()
+        if op == OpCode.createSession:
+            timeout_ms = _INT.unpack_from(body, 0)[0] if len(body) >= 4 else self.settings.min_session_timeout_ms
+            self.tracker.track(session_id, timeout_ms, now)
+            header, txn = self.prep.create_session_txn(session_id, timeout_ms, now)
+            self._propose(header, txn, None)
+            return
+        if op not in WRITE_OPS:
+            log.warning("learner forwarded a request that is not a write", op=op)
+            return
+        try:
+            request = decode_request(op, body, 0)
+        except DECODE_ERRORS:
+            header, txn = self.prep.error_txn(session_id, cxid, Err.MARSHALLINGERROR, now)
+            self._propose(header, txn, None)
+            return
+        if op == OpCode.closeSession:
+            self.tracker.set_closing(session_id)
+        header, txn = self.prep.prep(session_id, cxid, op, request, list(auth_ids), now)
+        self._propose(header, txn, None)
+
+    def touch_from_learner(self, session_id: int) -> bool:
+        """A learner saw this session (ping touches, revalidation); False if it is gone."""
+        return self.tracker.touch(session_id, self.clock_ms())
+
+    def take_touches(self) -> dict[int, int]:
+        touches = self.touches
+        self.touches = {}
+        return touches
 
     def _session_closed(self, session_id: int) -> None:
         self.tracker.remove(session_id)

@@ -6,7 +6,9 @@ the server core in one pass; replies produced meanwhile are collected and leave 
 later, a watch fired by another client) are collected the same way and flushed once per event
 loop iteration. Before the handshake the first four bytes may be a four-letter word: then the
 command's text is written and the connection closed. A frame over jute.maxbuffer, a malformed
-handshake or request header, closes this connection only, with a log line.
+handshake or request header, closes this connection only, with a log line. A quorum member
+that is not serving (electing, syncing) hands out connections without a server core: they answer
+four-letter words and are closed on anything else, as ZooKeeper's "ZooKeeperServer not running".
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ log = structlog.get_logger("zkpy.cnxn")
 
 
 class ClientConnection(asyncio.Protocol):
-    def __init__(self, server: ZooKeeperServer, four_letter: fourletter.FourLetterContext,
+    def __init__(self, server: ZooKeeperServer | None, four_letter: fourletter.FourLetterContext,
                  max_frame_bytes: int, max_per_ip: int, ip_counts: dict[str, int]) -> None:
         self.server = server
         self.four_letter = four_letter
@@ -48,11 +50,13 @@ class ClientConnection(asyncio.Protocol):
 
     @property
     def timeout_ms(self) -> int:
+        if self.server is None:
+            return 0
         state = self.server.tracker.sessions.get(self.session_id)
         return state.timeout_ms if state is not None else 0
 
     def server_state(self) -> Any:
-        return self.server.connections.get(self)
+        return self.server.connections.get(self) if self.server is not None else None
 
     # ------------------------------------------------------------ asyncio
 
@@ -71,8 +75,9 @@ class ClientConnection(asyncio.Protocol):
         self._ip_counts[host] = count + 1
         self._counted = True
         self.auth_ids.append(r.Id("ip", host))
-        self.stats.established_ms = self.server.clock_ms()
-        self.server.connection_made(self)
+        if self.server is not None:
+            self.stats.established_ms = self.server.clock_ms()
+            self.server.connection_made(self)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._closed = True
@@ -84,7 +89,8 @@ class ClientConnection(asyncio.Protocol):
             else:
                 self._ip_counts.pop(host, None)
             self._counted = False
-        self.server.connection_lost(self)
+        if self.server is not None:
+            self.server.connection_lost(self)
 
     def data_received(self, data: bytes) -> None:
         if self._closed:
@@ -96,6 +102,14 @@ class ClientConnection(asyncio.Protocol):
                 if len(first4) >= 4 and fourletter.is_four_letter_word(first4[:4]):
                     self._four_letter_word(first4)
                     return
+            if self.server is None:
+                if self.deframer.pending_bytes + len(data) >= 4:
+                    log.info("connection refused", reason="ZooKeeperServer not running",
+                             address=self.remote_address[0])
+                    self.close("not serving")
+                else:
+                    self.deframer.feed(data)
+                return
             try:
                 frames = self.deframer.feed(data)
             except FrameError as error:

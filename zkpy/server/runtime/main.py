@@ -31,6 +31,7 @@ from zkpy.server.logs import configure_logging
 from zkpy.server.prep import PrepPolicy
 from zkpy.server.runtime import tls
 from zkpy.server.runtime.client_port import ClientConnection
+from zkpy.server.runtime.quorum_peer import QuorumPeer
 from zkpy.server.runtime.storage import Storage
 from zkpy.server.version import ZOOKEEPER_VERSION
 from zkpy.server.zkserver import ServerSettings, ZooKeeperServer
@@ -44,19 +45,20 @@ RESTORE_ERRORS = (EmptySnapshotError, NoValidSnapshotError, CorruptLogError)
 
 
 def settings_from(config: ServerConfig) -> ServerSettings:
+    standalone = not config.is_distributed
     return ServerSettings(
         tick_ms=config.tick_time_ms,
         min_session_timeout_ms=config.effective_min_session_timeout_ms,
         max_session_timeout_ms=config.effective_max_session_timeout_ms,
         # ZooKeeperServer.createSessionTrackerServerId: a standalone server stamps 1 into the
-        # high byte of its session ids.
-        server_id=1,
+        # high byte of its session ids, a quorum member its myid.
+        server_id=1 if standalone else (config.server_id or 0),
         max_outstanding_per_connection=config.global_outstanding_limit,
         super_digest=config.super_digest,
         prep=PrepPolicy(
             extended_types_enabled=config.extended_types_enabled,
             reconfig_enabled=config.reconfig_enabled,
-            standalone=True,
+            standalone=standalone,
             skip_acl=config.skip_acl,
         ),
     )
@@ -202,6 +204,8 @@ class StandaloneServer:
 
 
 async def _start(config: ServerConfig) -> int:
+    if config.is_distributed:
+        return await _start_quorum_peer(config)
     try:
         storage = Storage(config, random.Random())
         restored = storage.restore()
@@ -215,6 +219,19 @@ async def _start(config: ServerConfig) -> int:
     log.info("database loaded", zxid=f"0x{restored.zxid:x}", snapshot_zxid=f"0x{max(restored.snapshot_zxid, 0):x}",
              txns_replayed=restored.txns_replayed, sessions=len(restored.tree.sessions))
     return await StandaloneServer(config, storage, restored.tree).serve()
+
+
+async def _start_quorum_peer(config: ServerConfig) -> int:
+    try:
+        storage = Storage(config, random.Random())
+    except OSError as error:
+        log.critical("cannot use the data directory", error=str(error), data_dir=str(config.data_dir))
+        return EXIT_DATADIR_UNUSABLE
+    peer = QuorumPeer(config, storage, settings_from)
+    code = peer.load()
+    if code:
+        return code
+    return await peer.serve()
 
 
 def run(config: ServerConfig, config_path: Path) -> int:

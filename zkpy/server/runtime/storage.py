@@ -22,17 +22,19 @@ import os
 import random
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
 from zkpy.datatree.digest import DIGEST_VERSION
 from zkpy.datatree.tree import DataTree
-from zkpy.persistence.names import VERSION_DIR
+from zkpy.persistence.names import SNAPSHOT_PREFIX, VERSION_DIR, zxid_from_name
 from zkpy.persistence.purge import purge
 from zkpy.persistence.restore import RestoreResult, restore
 from zkpy.persistence.snapshot import ZxidDigest, serialize_snapshot
 from zkpy.persistence.snapshot_files import SnapshotFiles
+from zkpy.persistence.txnlog import LogEntry
 from zkpy.persistence.txnlog_files import TxnLogFiles
 from zkpy.server.config import ServerConfig
 
@@ -58,6 +60,7 @@ class Storage:
         self._snapshot_after = self._roll_point()
         self._snapshot_task: asyncio.Task[None] | None = None
         self.last_snapshot_ms: int | None = None
+        self.last_snapshot_zxid: int | None = None
 
     def _roll_point(self) -> int:
         half = max(self.snap_count // 2, 1)
@@ -65,9 +68,10 @@ class Storage:
 
     # ------------------------------------------------------------ start-up
 
-    def restore(self) -> RestoreResult:
+    def restore(self, replayed: Callable[[LogEntry], None] | None = None) -> RestoreResult:
         """Loads the newest valid snapshot and replays the log after it (blocking)."""
-        result = restore(self.snapshots, self.logs, trust_empty_snapshot=self.trust_empty_snapshot)
+        result = restore(self.snapshots, self.logs, trust_empty_snapshot=self.trust_empty_snapshot,
+                         replayed=replayed)
         result.tree.recompute_totals()
         if result.needs_initial_snapshot:
             self.snapshots.write(result.tree, digest_enabled=self.digest_enabled)
@@ -81,6 +85,45 @@ class Storage:
         self.logs.append([(header, txn, None) for header, txn in batch])
         self._txns_since_snapshot += len(batch)
         return asyncio.get_running_loop().run_in_executor(self._log_thread, self.logs.sync)
+
+    def log_serialized(self, txns: list[bytes]) -> None:
+        """Appends txns as a learner received them (digest included), to be made durable by the
+        next `sync()`."""
+        self.logs.append_serialized(txns)
+        self._txns_since_snapshot += len(txns)
+
+    def sync(self) -> asyncio.Future[int]:
+        """fsyncs everything appended so far on the log thread; resolves to the last zxid synced."""
+        return asyncio.get_running_loop().run_in_executor(self._log_thread, self.logs.sync)
+
+    async def snapshot_now(self, tree: DataTree) -> None:
+        """Rolls the log and writes a snapshot of `tree`, finishing before it returns (a learner's
+        snapshot after a SNAP or TRUNC sync)."""
+        if self._snapshot_task is not None:
+            await asyncio.gather(self._snapshot_task, return_exceptions=True)
+        await self.sync()
+        self.logs.roll()
+        self._txns_since_snapshot = 0
+        task = asyncio.get_running_loop().create_task(self.snapshot(tree))
+        self._snapshot_task = task
+        await task
+        if self.last_snapshot_zxid != tree.last_processed_zxid:
+            raise OSError(f"could not write a snapshot at 0x{tree.last_processed_zxid:x}")
+
+    async def truncate_and_reload(self, zxid: int) -> RestoreResult:
+        """Drops every txn after `zxid` and every snapshot newer than it, then reloads
+        (ZKDatabase.truncateLog, for a TRUNC from the leader)."""
+        if self._snapshot_task is not None:
+            await asyncio.gather(self._snapshot_task, return_exceptions=True)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._log_thread, self._truncate, zxid)
+        return await loop.run_in_executor(self._snapshot_thread, self.restore)
+
+    def _truncate(self, zxid: int) -> None:
+        for path in self.snapshots.snapshots():
+            if zxid_from_name(path.name, SNAPSHOT_PREFIX) > zxid:
+                path.unlink()
+        self.logs.truncate(zxid)
 
     def maybe_snapshot(self, tree: DataTree) -> None:
         """Starts a background snapshot once enough txns were logged since the last one."""
@@ -115,6 +158,7 @@ class Storage:
             log.error("snapshot failed", zxid=f"0x{zxid:x}", exit_status=os.waitstatus_to_exitcode(status))
             return
         self.last_snapshot_ms = took_ms
+        self.last_snapshot_zxid = zxid
         log.info("snapshot taken", zxid=f"0x{zxid:x}", took_ms=took_ms)
 
     def _write_snapshot_in_child(self, tree: DataTree, zxid: int, digest: ZxidDigest | None) -> int:

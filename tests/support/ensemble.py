@@ -1,0 +1,109 @@
+"""Ensembles on loopback: any mix of zkpy and Apache ZooKeeper members, each its own process.
+
+Every member gets a client, quorum and election port of its own, a data directory with `myid`,
+and the same `server.N` lines. `start()` launches them all, then waits until each reports a
+mode (leader, follower, observer) over `srvr`. Members are addressed by sid.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.servers import ApacheZkServer, ServerProcess, ZkpyServer, four_letter_word, free_port
+
+_MODE = re.compile(r"^Mode: (\S+)", re.MULTILINE)
+
+
+@dataclass
+class Member:
+    sid: int
+    kind: str
+    quorum_port: int = field(default_factory=free_port)
+    election_port: int = field(default_factory=free_port)
+    observer: bool = False
+    process: ServerProcess | None = None
+
+    @property
+    def server_line(self) -> str:
+        role = "observer" if self.observer else "participant"
+        assert self.process is not None
+        return f"127.0.0.1:{self.quorum_port}:{self.election_port}:{role};127.0.0.1:{self.process.port}"
+
+
+class Ensemble:
+    def __init__(self, workdir: Path, kinds: list[str], *, observers: frozenset[int] = frozenset(),
+                 extra_config: dict[str, str] | None = None) -> None:
+        self.members: dict[int, Member] = {}
+        for sid, kind in enumerate(kinds, start=1):
+            member = Member(sid, kind, observer=sid in observers)
+            cls = ZkpyServer if kind == "zkpy" else ApacheZkServer
+            member.process = cls(workdir / f"server{sid}", dict(extra_config or {}))
+            self.members[sid] = member
+        servers = {f"server.{m.sid}": m.server_line for m in self.members.values()}
+        for member in self.members.values():
+            assert member.process is not None
+            member.process.extra_config.update({"initLimit": "10", "syncLimit": "5", **servers})
+            if member.observer:
+                member.process.extra_config["peerType"] = "observer"
+
+    def process(self, sid: int) -> ServerProcess:
+        process = self.members[sid].process
+        assert process is not None
+        return process
+
+    def launch(self, sid: int) -> None:
+        process = self.process(sid)
+        process.write_config()
+        (process.data_dir / "myid").write_text(f"{sid}\n")
+        process.start_detached()
+
+    def start(self, timeout_s: float = 60.0) -> Ensemble:
+        for sid in self.members:
+            self.launch(sid)
+        self.wait_modes(timeout_s)
+        return self
+
+    def mode(self, sid: int) -> str | None:
+        try:
+            text = four_letter_word(self.process(sid).port, "srvr", timeout_s=2.0)
+        except OSError:
+            return None
+        match = _MODE.search(text)
+        return match.group(1) if match else None
+
+    def wait_modes(self, timeout_s: float, sids: list[int] | None = None) -> dict[int, str]:
+        """Waits until every member in `sids` serves, with exactly one leader among them."""
+        wanted = sids or [sid for sid, m in self.members.items() if m.process and m.process.process]
+        deadline = time.monotonic() + timeout_s
+        modes: dict[int, str | None] = {}
+        while time.monotonic() < deadline:
+            for sid in wanted:
+                self.process(sid).check_alive()
+            modes = {sid: self.mode(sid) for sid in wanted}
+            if all(modes.values()) and list(modes.values()).count("leader") == 1:
+                return {sid: str(mode) for sid, mode in modes.items()}
+            time.sleep(0.1)
+        tails = "\n".join(f"--- server {sid} ---\n{self.process(sid).log_tail(60)}" for sid in wanted)
+        raise TimeoutError(f"ensemble did not settle: {modes}\n{tails}")
+
+    def leader(self) -> int:
+        for sid in self.members:
+            if self.process(sid).process is not None and self.mode(sid) == "leader":
+                return sid
+        raise LookupError("no leader")
+
+    def connect_string(self, sids: list[int] | None = None) -> str:
+        return ",".join(self.process(sid).address for sid in (sids or list(self.members)))
+
+    def stop(self) -> None:
+        for sid in self.members:
+            self.process(sid).stop()
+
+    def __enter__(self) -> Ensemble:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
