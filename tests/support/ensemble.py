@@ -8,6 +8,7 @@ mode (leader, follower, observer) over `srvr`. Members are addressed by sid.
 from __future__ import annotations
 
 import re
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,10 +62,25 @@ class Ensemble:
         process.start_detached()
 
     def start(self, timeout_s: float = 60.0) -> Ensemble:
-        for sid in self.members:
+        """Launches the largest sid first and waits for its election port before the next, so
+        that the first quorum includes it: with equal histories it becomes the leader (a JVM
+        that starts slower would otherwise miss the first election)."""
+        deadline = time.monotonic() + timeout_s
+        for sid in sorted(self.members, reverse=True):
             self.launch(sid)
-        self.wait_modes(timeout_s)
+            self._wait_port(sid, self.members[sid].election_port, deadline)
+        self.wait_modes(max(deadline - time.monotonic(), 1.0))
         return self
+
+    def _wait_port(self, sid: int, port: int, deadline: float) -> None:
+        while time.monotonic() < deadline:
+            self.process(sid).check_alive()
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1.0):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        raise TimeoutError(f"server {sid} never listened on its election port {port}")
 
     def mode(self, sid: int) -> str | None:
         try:

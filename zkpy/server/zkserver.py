@@ -133,6 +133,8 @@ class ZooKeeperServer:
         self._forwarded: dict[tuple[int, int], PendingOp] = {}
         self._pending_syncs: deque[PendingOp] = deque()
         self._revalidating: dict[int, Any] = {}
+        self.read_only = False
+        """ReadOnlyZooKeeperServer: only clients that allow it, no writes, local sessions."""
 
     # ------------------------------------------------------------ connections
 
@@ -176,6 +178,17 @@ class ZooKeeperServer:
             return
         timeout_ms = min(max(request.timeOut, self.settings.min_session_timeout_ms),
                          self.settings.max_session_timeout_ms)
+        if self.read_only and not state.handshake_readonly:
+            log.info("connection refused", reason="not a read-only client while the server is read-only")
+            conn.close("server is read-only")
+            return
+        if request.sessionId == 0 and self.read_only:
+            session_id = self.tracker.new_session_id()
+            conn.session_id = session_id
+            self.session_connections[session_id] = conn
+            self.tracker.track(session_id, timeout_ms, now)
+            self._send(conn, self._connect_response(conn, timeout_ms, session_id, self.tracker.password(session_id)))
+            return
         if request.sessionId == 0:
             session_id = self.tracker.new_session_id()
             conn.session_id = session_id
@@ -236,7 +249,7 @@ class ZooKeeperServer:
         out = bytearray()
         r.ConnectResponse(0, timeout_ms, session_id, password).encode(out)
         if self.connections[conn].handshake_readonly is not None:
-            out.append(0)
+            out.append(1 if self.read_only else 0)
         return len(out).to_bytes(4, "big") + bytes(out)
 
     # ------------------------------------------------------------ requests
@@ -279,6 +292,16 @@ class ZooKeeperServer:
         is_write = op in WRITE_OPS
         pending = PendingOp(conn, xid, op, request, now, is_write)
         queue = state.queue
+        if self.read_only and (is_write or op == OpCode.sync):
+            if op == OpCode.closeSession:
+                self._send_reply(conn, op, xid, replies.reply(xid, self.tree.last_processed_zxid, 0), 0)
+                self.tracker.remove(session_id)
+                self.session_connections.pop(session_id, None)
+                conn.close("session closed by client")
+                self.connection_lost(conn)
+                return
+            self._send_reply(conn, op, xid, replies.reply(xid, self.tree.last_processed_zxid, Err.NOTREADONLY), 0)
+            return
         if self.learner is not None and (is_write or op == OpCode.sync):
             pending.is_write = True
             queue.append(pending)
@@ -485,6 +508,9 @@ class ZooKeeperServer:
         now = self.clock_ms()
         for session_id in self.tracker.expire(now):
             log.info("session expired", session=f"0x{session_id & (2**64 - 1):x}")
+            if self.read_only:
+                self._session_closed(session_id)
+                continue
             header, txn = self.prep.prep(session_id, 0, OpCode.closeSession, None, (), now)
             self._propose(header, txn, None)
 

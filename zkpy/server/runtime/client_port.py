@@ -14,6 +14,7 @@ four-letter words and are closed on anything else, as ZooKeeper's "ZooKeeperServ
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -22,6 +23,7 @@ from zkpy.jute import records as r
 from zkpy.jute.codec import DECODE_ERRORS
 from zkpy.jute.framing import Deframer, FrameError
 from zkpy.server import fourletter
+from zkpy.server.runtime import tls
 from zkpy.server.stats import ConnectionStats
 from zkpy.server.zkserver import ZooKeeperServer
 
@@ -188,3 +190,35 @@ class ClientConnection(asyncio.Protocol):
             self.transport.write(text.encode("utf-8"))
         self._closed = True
         self.transport.close()
+
+
+async def listen_for_clients(loop: asyncio.AbstractEventLoop, config: Any,
+                             protocol: Callable[[], asyncio.Protocol]) -> list[asyncio.AbstractServer] | None:
+    """Listens on clientPort and, when set, secureClientPort (TLS); None after logging why not."""
+    if config.client_port is None:
+        log.error("no client port configured", hint="set clientPort in zoo.cfg")
+        return None
+    listeners = []
+    try:
+        listeners.append(await loop.create_server(
+            protocol, host=config.client_port_address, port=config.client_port,
+            reuse_address=True, backlog=1024,
+        ))
+    except OSError as error:
+        log.error("cannot listen on the client port", port=config.client_port, error=str(error))
+        return None
+    secure_port = config.extra.get("secureClientPort")
+    if secure_port and int(secure_port) > 0:
+        try:
+            context = tls.server_context(config.extra)
+            listeners.append(await loop.create_server(
+                protocol, host=config.extra.get("secureClientPortAddress"),
+                port=int(secure_port), ssl=context, reuse_address=True, backlog=1024,
+            ))
+        except (OSError, ValueError) as error:
+            for listener in listeners:
+                listener.close()
+            log.error("cannot serve the secure client port", port=secure_port, error=str(error))
+            return None
+        log.info("serving TLS", port=int(secure_port))
+    return listeners

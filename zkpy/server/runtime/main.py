@@ -29,8 +29,7 @@ from zkpy.server.config import ServerConfig
 from zkpy.server.containers import ReaperPolicy
 from zkpy.server.logs import configure_logging
 from zkpy.server.prep import PrepPolicy
-from zkpy.server.runtime import tls
-from zkpy.server.runtime.client_port import ClientConnection
+from zkpy.server.runtime.client_port import ClientConnection, listen_for_clients
 from zkpy.server.runtime.quorum_peer import QuorumPeer
 from zkpy.server.runtime.storage import Storage
 from zkpy.server.version import ZOOKEEPER_VERSION
@@ -140,39 +139,12 @@ class StandaloneServer:
         return ClientConnection(self.core, self.four_letter, self.config.jute_max_buffer,
                                 self.config.max_client_cnxns, self._ip_counts)
 
-    async def _listen(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.AbstractServer] | None:
-        if self.config.client_port is None:
-            log.error("no client port configured", hint="set clientPort in zoo.cfg")
-            return None
-        listeners = []
-        try:
-            listeners.append(await loop.create_server(
-                self._protocol, host=self.config.client_port_address, port=self.config.client_port,
-                reuse_address=True, backlog=1024,
-            ))
-        except OSError as error:
-            log.error("cannot listen on the client port", port=self.config.client_port, error=str(error))
-            return None
-        secure_port = self.config.extra.get("secureClientPort")
-        if secure_port and int(secure_port) > 0:
-            try:
-                context = tls.server_context(self.config.extra)
-                listeners.append(await loop.create_server(
-                    self._protocol, host=self.config.extra.get("secureClientPortAddress"),
-                    port=int(secure_port), ssl=context, reuse_address=True, backlog=1024,
-                ))
-            except (OSError, ValueError) as error:
-                log.error("cannot serve the secure client port", port=secure_port, error=str(error))
-                return None
-            log.info("serving TLS", port=int(secure_port))
-        return listeners
-
     async def serve(self) -> int:
         loop = asyncio.get_running_loop()
         self.core.on_proposals = self._proposals_waiting.set
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._stopped.set)
-        listeners = await self._listen(loop)
+        listeners = await listen_for_clients(loop, self.config, self._protocol)
         if listeners is None:
             await self.storage.close()
             return 1

@@ -26,7 +26,7 @@ from zkpy.persistence.txnlog import CorruptLogError
 from zkpy.persistence.txnlog import LogEntry
 from zkpy.server import fourletter
 from zkpy.server.config import LearnerType, ServerConfig
-from zkpy.server.runtime.client_port import ClientConnection
+from zkpy.server.runtime.client_port import ClientConnection, listen_for_clients
 from zkpy.server.runtime.following import Following
 from zkpy.server.runtime.leader_elector import LeaderElector
 from zkpy.server.runtime.leading import Leading
@@ -41,6 +41,7 @@ from zkpy.zab.quorum import QuorumMaj
 log = structlog.get_logger("zkpy.quorum")
 
 EXIT_DATADIR_UNUSABLE = 3
+EXPIRY_CHECK_INTERVAL_S = 0.1
 
 
 class QuorumPeer:
@@ -67,6 +68,19 @@ class QuorumPeer:
         return ClientConnection(core, self.four_letter, self.config.jute_max_buffer,
                                 self.config.max_client_cnxns, self._ip_counts)
 
+    async def _serve_read_only(self) -> None:
+        """While looking with readonlymode.enabled, serve reads after a grace period
+        (QuorumPeer's read-only manager waits max(2 s, tickTime) first)."""
+        assert self.replica is not None
+        await asyncio.sleep(max(2000, self.config.tick_time_ms) / 1000)
+        core = self._make_core(self.replica)
+        core.read_only = True
+        self.replica.serve(core, "read-only")
+        log.info("serving read-only clients", zxid=f"0x{self.replica.last_zxid:x}")
+        while True:
+            await asyncio.sleep(EXPIRY_CHECK_INTERVAL_S)
+            core.tick()
+
     def load(self) -> int:
         """Restores the database and the epochs; returns an exit code (0: fine)."""
         recent: deque[LogEntry] = deque(maxlen=DEFAULT_COMMIT_LOG_COUNT)
@@ -90,18 +104,16 @@ class QuorumPeer:
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, self._stopping.set)
-        try:
-            listener = await loop.create_server(self._protocol, host=self.config.client_port_address,
-                                                port=self.config.client_port, reuse_address=True, backlog=1024)
-        except OSError as error:
-            log.error("cannot listen on the client port", port=self.config.client_port, error=str(error))
+        listeners = await listen_for_clients(loop, self.config, self._protocol)
+        if listeners is None:
             return 1
         elector = LeaderElector.from_config(self.config)
         try:
             await elector.start()
         except OSError as error:
             log.error("cannot listen on the election port", error=str(error))
-            listener.close()
+            for listener in listeners:
+                listener.close()
             return 1
         log.info("serving", version=ZOOKEEPER_VERSION, mode="quorum", my_id=replica.my_id,
                  port=self.config.client_port, zxid=f"0x{replica.last_zxid:x}")
@@ -111,7 +123,12 @@ class QuorumPeer:
             while not self._stopping.is_set():
                 replica.mode = "looking"
                 look = loop.create_task(elector.look_for_leader(replica.epochs.current_epoch, replica.last_zxid))
+                read_only = loop.create_task(self._serve_read_only()) if self.config.readonly_mode_enabled else None
                 await asyncio.wait([look, stop_wait], return_when=asyncio.FIRST_COMPLETED)
+                if read_only is not None:
+                    read_only.cancel()
+                    await asyncio.gather(read_only, return_exceptions=True)
+                    replica.stop_serving("leaving read-only mode")
                 if not look.done():
                     look.cancel()
                     await asyncio.gather(look, return_exceptions=True)
@@ -133,7 +150,8 @@ class QuorumPeer:
             stop_wait.cancel()
             log.info("shutting down")
             replica.stop_serving("server shutting down")
-            listener.close()
+            for listener in listeners:
+                listener.close()
             await elector.close()
             await self.storage.close()
         return 0
