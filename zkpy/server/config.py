@@ -64,6 +64,8 @@ DEFAULT_TICK_TIME_MS = 3000
 MIN_SNAP_RETAIN_COUNT = 3
 MIN_SNAP_COUNT = 2
 DEFAULT_METRICS_PROVIDER = "org.apache.zookeeper.metrics.impl.DefaultMetricsProvider"
+ZKPY_PROMETHEUS_PROVIDER = "zkpy.metrics.prometheus"
+"""zkpy's own name for the Prometheus endpoint (the same as PrometheusMetricsProvider's)."""
 PROMETHEUS_METRICS_PROVIDER = "org.apache.zookeeper.metrics.prometheus.PrometheusMetricsProvider"
 SNAPSHOT_COMPRESSION_METHODS = ("", "gz", "snappy")
 MAX_SERVER_ID_WITH_EXTENDED_TYPES = 254
@@ -242,7 +244,7 @@ def _compression(value: str) -> str:
 
 
 def _metrics_provider(value: str) -> str:
-    if value not in (DEFAULT_METRICS_PROVIDER, PROMETHEUS_METRICS_PROVIDER):
+    if value not in (DEFAULT_METRICS_PROVIDER, PROMETHEUS_METRICS_PROVIDER, ZKPY_PROMETHEUS_PROVIDER):
         raise ValueError(f"metrics provider class was not found: {value!r}")
     return value
 

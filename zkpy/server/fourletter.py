@@ -73,6 +73,8 @@ class FourLetterContext:
     mode: Callable[[], str]
     started_monotonic_s: float
     trace_mask: int = DEFAULT_TRACE_MASK
+    quorum: Any = None
+    """The quorum peer's status (zkpy.server.runtime.replica.Replica) or None standalone."""
 
 
 def is_four_letter_word(first4: bytes) -> bool:
@@ -244,6 +246,9 @@ def _stat_report(ctx: FourLetterContext, asking: Any, with_clients: bool) -> str
         out.append("\n")
     out.append(_server_stats(ctx))
     out.append(f"Node count: {ctx.server.tree.node_count}\n")
+    if ctx.mode() == "leader" and ctx.quorum is not None:
+        last, smallest, largest = ctx.quorum.proposal_sizes
+        out.append(f"Proposal sizes last/min/max: {last}/{smallest}/{largest}\n")
     return "".join(out)
 
 
@@ -536,25 +541,49 @@ def _uptime_ms(ctx: FourLetterContext) -> int:
 
 # The metrics zkpy measures, in the order a standalone Apache ZooKeeper 3.8 prints them (its
 # gauge table's iteration order, which is stable for a given set of names).
-_MNTR_GAUGES: tuple[tuple[str, Callable[[FourLetterContext], object]], ...] = (
-    ("ephemerals_count", lambda c: sum(len(p) for p in c.server.tree.ephemerals.values())),
-    ("num_alive_connections", lambda c: len(c.server.connections)),
-    ("avg_latency", _latency_avg),
-    ("outstanding_requests", lambda c: c.server.outstanding_requests),
-    ("znode_count", lambda c: c.server.tree.node_count),
-    ("global_sessions", lambda c: len(c.server.tracker.sessions)),
-    ("packets_sent", lambda c: c.server.stats.packets_sent),
-    ("packets_received", lambda c: c.server.stats.packets_received),
+def _leader(ctx: FourLetterContext) -> bool:
+    return ctx.quorum is not None and ctx.mode() == "leader"
+
+
+def _quorum(ctx: FourLetterContext) -> bool:
+    return ctx.quorum is not None
+
+
+def _always(ctx: FourLetterContext) -> bool:
+    return True
+
+
+# The metrics zkpy measures, in the order Apache ZooKeeper 3.8 prints them (its gauge table's
+# iteration order, stable for a given set of names); leader-only gauges exist only on a leader.
+_MNTR_GAUGES: tuple[tuple[str, Callable[[FourLetterContext], object], Callable[[FourLetterContext], bool]], ...] = (
+    ("ephemerals_count", lambda c: sum(len(p) for p in c.server.tree.ephemerals.values()), _always),
+    ("num_alive_connections", lambda c: len(c.server.connections), _always),
+    ("avg_latency", _latency_avg, _always),
+    ("min_proposal_size", lambda c: c.quorum.proposal_sizes[1], _leader),
+    ("outstanding_requests", lambda c: c.server.outstanding_requests, _always),
+    ("znode_count", lambda c: c.server.tree.node_count, _always),
+    ("global_sessions", lambda c: len(c.server.tracker.sessions) if c.quorum is None else len(c.server.tree.sessions), _always),
+    ("packets_sent", lambda c: c.server.stats.packets_sent, _always),
+    ("packets_received", lambda c: c.server.stats.packets_received, _always),
+    ("max_proposal_size", lambda c: c.quorum.proposal_sizes[2], _leader),
+    ("synced_followers", lambda c: c.quorum.synced_counts()[0], _leader),
     ("watch_count", lambda c: c.server.tree.data_watches.watch_count
-     + c.server.tree.child_watches.watch_count),
-    ("auth_failed_count", lambda c: c.server.stats.auth_failed_count),
-    ("min_latency", lambda c: c.server.stats.latency.min_ms),
-    ("max_file_descriptor_count", lambda c: _max_fds()),
-    ("approximate_data_size", lambda c: c.server.tree.approximate_data_size),
-    ("open_file_descriptor_count", lambda c: _open_fds()),
-    ("local_sessions", lambda c: 0),
-    ("uptime", _uptime_ms),
-    ("max_latency", lambda c: c.server.stats.latency.max_ms),
+     + c.server.tree.child_watches.watch_count, _always),
+    ("synced_non_voting_followers", lambda c: 0, _leader),
+    ("synced_observers", lambda c: c.quorum.synced_counts()[1], _leader),
+    ("auth_failed_count", lambda c: c.server.stats.auth_failed_count, _always),
+    ("min_latency", lambda c: c.server.stats.latency.min_ms, _always),
+    ("max_file_descriptor_count", lambda c: _max_fds(), _always),
+    ("approximate_data_size", lambda c: c.server.tree.approximate_data_size, _always),
+    ("open_file_descriptor_count", lambda c: _open_fds(), _always),
+    ("last_proposal_size", lambda c: c.quorum.proposal_sizes[0], _leader),
+    ("pending_syncs", lambda c: c.quorum.pending_syncs, _leader),
+    ("leader_uptime", lambda c: c.quorum.leader_uptime_ms, _leader),
+    ("local_sessions", lambda c: 0, _always),
+    ("uptime", _uptime_ms, _always),
+    ("max_latency", lambda c: c.server.stats.latency.max_ms, _always),
+    ("learners", lambda c: len(c.quorum.learners()), _leader),
+    ("quorum_size", lambda c: c.quorum.quorum_size, _quorum),
 )
 
 
@@ -563,7 +592,11 @@ def _mntr(ctx: FourLetterContext, asking: Any) -> str:
         return NOT_SERVING
     fields: list[tuple[str, object]] = [("version", ZOOKEEPER_VERSION),
                                         ("server_state", ctx.mode())]
-    fields.extend((key, value(ctx)) for key, value in _MNTR_GAUGES)
+    if ctx.quorum is not None:
+        fields.append(("peer_state", ctx.quorum.peer_state()))
+        if ctx.mode() == "observer":
+            fields.append(("observer_master_id", ctx.quorum.leader_id))
+    fields.extend((key, value(ctx)) for key, value, present in _MNTR_GAUGES if present(ctx))
     return "".join(f"zk_{key}\t{value}\n" for key, value in fields)
 
 

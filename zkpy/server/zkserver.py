@@ -134,6 +134,8 @@ class ZooKeeperServer:
         self._pending_syncs: deque[PendingOp] = deque()
         self._revalidating: dict[int, Any] = {}
         self.read_only = False
+        self.metrics: Any = None
+        """zkpy.server.metrics.ServerMetrics when the runtime records metrics."""
         """ReadOnlyZooKeeperServer: only clients that allow it, no writes, local sessions."""
 
     # ------------------------------------------------------------ connections
@@ -468,6 +470,9 @@ class ZooKeeperServer:
 
     def _send_reply(self, conn: Any, op: int, xid: int, frame: bytes, latency_ms: int) -> None:
         self.stats.record_latency(latency_ms)
+        metrics = self.metrics
+        if metrics is not None:
+            (metrics.updatelatency if op in WRITE_OPS else metrics.readlatency).record(latency_ms)
         conn.stats.record(op, xid, latency_ms, self.tree.last_processed_zxid, self.clock_ms())
         self.stats.packets_sent += 1
         conn.stats.packets_sent += 1

@@ -191,10 +191,14 @@ class LeaderCore:
     def learner_sids(self) -> dict[Any, int | None]:
         return {h: le.sid for h, le in self.learners.items()}
 
-    def synced_learners(self) -> list[tuple[int, bool]]:
-        """(sid, is_observer) of every learner that is past its sync."""
-        return [(le.sid, le.observer) for le in self.learners.values()
-                if le.phase is _Phase.BROADCAST and le.sid is not None]
+    def learner_states(self) -> list[tuple[Any, int | None, bool, bool]]:
+        """(handle, sid, is_observer, synced) of every connected learner."""
+        return [(le.handle, le.sid, le.observer, le.phase is _Phase.BROADCAST)
+                for le in self.learners.values()]
+
+    @property
+    def pending_sync_count(self) -> int:
+        return sum(len(waiting) for waiting in self._pending_syncs.values())
 
     def is_observer(self, handle: Any) -> bool:
         learner = self.learners.get(handle)

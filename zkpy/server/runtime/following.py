@@ -94,6 +94,8 @@ class Following:
         return "observer" if self.observer else "follower"
 
     async def run(self) -> str:
+        self.replica.leader_id = self.leader_sid
+        self.replica.zab_state = "DISCOVERY"
         try:
             await self._connect()
             return await self._session()
@@ -179,8 +181,10 @@ class Following:
             elif kind is Ln.SaveCurrentEpoch:
                 replica.epochs.set_current(effect.epoch)
             elif kind is Ln.ReceiveSnapshot:
+                replica.zab_state, replica.sync_mode = "SYNCHRONIZATION", "SNAP"
                 await self._receive_snapshot(effect.zxid)
             elif kind is Ln.Truncate:
+                replica.zab_state, replica.sync_mode = "SYNCHRONIZATION", "TRUNC"
                 log.warning("sync mode chosen", mode="TRUNC", zxid=f"0x{effect.zxid:x}")
                 restored = await replica.storage.truncate_and_reload(effect.zxid)
                 replica.tree = restored.tree
@@ -236,6 +240,7 @@ class Following:
         server.learner = LeaderLinkWriter(self.writer)
         self.server = server
         self.new_epoch = new_epoch
+        self.replica.zab_state, self.replica.sync_mode = "BROADCAST", "NONE"
         self.replica.serve(server, self.mode)
         self.on_epoch(new_epoch)
         self._kick_sync()

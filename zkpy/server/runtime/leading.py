@@ -22,6 +22,8 @@ import structlog
 
 from zkpy.jute.constants import OpCode
 from zkpy.persistence.snapshot import serialize_sync_snapshot
+from zkpy.server.admin_commands import LearnerInfo
+from zkpy.server.config import LearnerType
 from zkpy.server.runtime.replica import Replica
 from zkpy.server.zkserver import ZooKeeperServer
 from zkpy.zab import leader as L
@@ -50,11 +52,14 @@ class LearnerConnection(asyncio.Protocol):
         self.reader = PacketReader()
         self.transport: asyncio.Transport | None = None
         self.address = ""
+        self.peer: tuple[str, int] = ("", 0)
+        self.established_ms = int(time.time() * 1000)
         self.closed = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
         peer = transport.get_extra_info("peername") or ("", 0)
+        self.peer = (peer[0], peer[1])
         self.address = f"{peer[0]}:{peer[1]}"
         self.leading.learner_connected(self)
 
@@ -120,6 +125,11 @@ class Leading:
             await asyncio.sleep(1)
             return f"quorum port {me.quorum_port} unusable"
         log.info("leading", epoch_accepted=self.core.accepted_epoch, zxid=f"0x{self.replica.last_zxid:x}")
+        replica = self.replica
+        replica.leader_id = replica.my_id
+        replica.zab_state = "DISCOVERY"
+        replica.proposal_sizes = (-1, -1, -1)
+        replica.learner_infos = self._learner_infos
         tasks = [loop.create_task(self._ticks()), loop.create_task(self._log_loop())]
         stop_wait = loop.create_task(self.stopping.wait())
         done_wait = loop.create_task(self._done.wait())
@@ -198,6 +208,12 @@ class Leading:
             elif kind is L.GiveUp:
                 self.give_up(effect.reason)
 
+    def _learner_infos(self) -> list[LearnerInfo]:
+        return [LearnerInfo(sid if sid is not None else -1,
+                            LearnerType.OBSERVER if observer else LearnerType.PARTICIPANT,
+                            synced, handle.peer, handle.established_ms)
+                for handle, sid, observer, synced in self.core.learner_states()]
+
     def _send_snapshot(self, conn: LearnerConnection, zxid: int) -> None:
         log.info("sync mode chosen", mode="SNAP", zxid=f"0x{zxid:x}", address=conn.address)
         conn.write(packet(PacketType.SNAP, zxid))
@@ -227,6 +243,8 @@ class Leading:
         server.prep.next_zxid = make_zxid(self.core.epoch, 1)
         server.on_proposals = self._proposals_waiting.set
         self.server = server
+        self.replica.zab_state = "BROADCAST"
+        self.replica.leading_since_s = time.monotonic()
         self.replica.serve(server, "leader")
         self.on_epoch(self.core.epoch)
         log.info("serving", mode="leader", epoch=self.core.epoch,
@@ -270,6 +288,11 @@ class Leading:
         batch = self.server.take_proposals()
         if not batch:
             return None
-        self._execute(self.core.propose(batch))
+        effects = self.core.propose(batch)
+        self._execute(effects)
+        for zxid in (header.zxid for header, _ in batch):
+            self.replica.record_proposal_size(len(self.core.outstanding[zxid].packet)
+                                              if zxid in self.core.outstanding else 0)
+        self.replica.pending_syncs = self.core.pending_sync_count
         return batch[-1][0].zxid, self.replica.storage.log_and_sync(batch)
 

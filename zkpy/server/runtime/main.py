@@ -29,6 +29,8 @@ from zkpy.server.config import ServerConfig
 from zkpy.server.containers import ReaperPolicy
 from zkpy.server.logs import configure_logging
 from zkpy.server.prep import PrepPolicy
+from zkpy.server.metrics import ServerMetrics
+from zkpy.server.runtime.admin_http import start_http_endpoints
 from zkpy.server.runtime.client_port import ClientConnection, listen_for_clients
 from zkpy.server.runtime.quorum_peer import QuorumPeer
 from zkpy.server.runtime.storage import Storage
@@ -74,10 +76,14 @@ def reaper_policy(config: ServerConfig) -> ReaperPolicy:
 
 
 class StandaloneServer:
-    def __init__(self, config: ServerConfig, storage: Storage, tree: DataTree) -> None:
+    def __init__(self, config: ServerConfig, storage: Storage, tree: DataTree, config_text: str | None = None) -> None:
         self.config = config
         self.storage = storage
+        self.config_text = config_text
+        self.metrics = ServerMetrics.for_config(config)
+        storage.metrics = self.metrics
         self.core = ZooKeeperServer(settings_from(config), tree=tree)
+        self.core.metrics = self.metrics
         self.four_letter = fourletter.FourLetterContext(
             self.core, config, lambda: "standalone", time.monotonic()
         )
@@ -154,6 +160,8 @@ class StandaloneServer:
             log.warning("config key not implemented yet; kept", key=key)
         for key in self.config.unknown_keys():
             log.info("unknown config key kept as a system property", key=key, property=f"zookeeper.{key}")
+        http = await start_http_endpoints(self.config, self.four_letter, metrics=self.metrics,
+                                          initial_config=self.config_text)
         log.info("serving", version=ZOOKEEPER_VERSION, mode="standalone",
                  address=self.config.client_port_address or "0.0.0.0", port=self.config.client_port,
                  zxid=f"0x{self.core.last_zxid:x}")
@@ -171,13 +179,14 @@ class StandaloneServer:
             conn.close("server shutting down")
         for listener in listeners:
             await listener.wait_closed()
+        await http.close()
         await self.storage.close()
         return self._exit_code
 
 
-async def _start(config: ServerConfig) -> int:
+async def _start(config: ServerConfig, config_text: str | None) -> int:
     if config.is_distributed:
-        return await _start_quorum_peer(config)
+        return await _start_quorum_peer(config, config_text)
     try:
         storage = Storage(config, random.Random())
         restored = storage.restore()
@@ -190,16 +199,16 @@ async def _start(config: ServerConfig) -> int:
         return EXIT_DATADIR_UNUSABLE
     log.info("database loaded", zxid=f"0x{restored.zxid:x}", snapshot_zxid=f"0x{max(restored.snapshot_zxid, 0):x}",
              txns_replayed=restored.txns_replayed, sessions=len(restored.tree.sessions))
-    return await StandaloneServer(config, storage, restored.tree).serve()
+    return await StandaloneServer(config, storage, restored.tree, config_text).serve()
 
 
-async def _start_quorum_peer(config: ServerConfig) -> int:
+async def _start_quorum_peer(config: ServerConfig, config_text: str | None) -> int:
     try:
         storage = Storage(config, random.Random())
     except OSError as error:
         log.critical("cannot use the data directory", error=str(error), data_dir=str(config.data_dir))
         return EXIT_DATADIR_UNUSABLE
-    peer = QuorumPeer(config, storage, settings_from)
+    peer = QuorumPeer(config, storage, settings_from, config_text)
     code = peer.load()
     if code:
         return code
@@ -210,4 +219,8 @@ def run(config: ServerConfig, config_path: Path) -> int:
     """Runs a server on `config` until SIGTERM/SIGINT; returns the process exit code."""
     configure_logging()
     log.info("starting", config=str(config_path))
-    return uvloop.run(_start(config))
+    try:
+        config_text: str | None = config_path.read_text(errors="replace")
+    except OSError:
+        config_text = None
+    return uvloop.run(_start(config, config_text))

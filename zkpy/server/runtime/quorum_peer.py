@@ -26,6 +26,8 @@ from zkpy.persistence.txnlog import CorruptLogError
 from zkpy.persistence.txnlog import LogEntry
 from zkpy.server import fourletter
 from zkpy.server.config import LearnerType, ServerConfig
+from zkpy.server.metrics import ServerMetrics
+from zkpy.server.runtime.admin_http import start_http_endpoints
 from zkpy.server.runtime.client_port import ClientConnection, listen_for_clients
 from zkpy.server.runtime.following import Following
 from zkpy.server.runtime.leader_elector import LeaderElector
@@ -45,8 +47,12 @@ EXPIRY_CHECK_INTERVAL_S = 0.1
 
 
 class QuorumPeer:
-    def __init__(self, config: ServerConfig, storage: Storage, settings: Callable[[ServerConfig], ServerSettings]) -> None:
+    def __init__(self, config: ServerConfig, storage: Storage, settings: Callable[[ServerConfig], ServerSettings],
+                 config_text: str | None = None) -> None:
         self.config = config
+        self.config_text = config_text
+        self.metrics = ServerMetrics.for_config(config)
+        storage.metrics = self.metrics
         self.storage = storage
         self.settings = settings
         self.verifier = QuorumMaj.from_specs({sid: s.spec() for sid, s in config.servers.items()},
@@ -61,7 +67,9 @@ class QuorumPeer:
         return self.replica.mode if self.replica is not None else "looking"
 
     def _make_core(self, replica: Replica) -> ZooKeeperServer:
-        return ZooKeeperServer(self.settings(self.config), tree=replica.tree)
+        core = ZooKeeperServer(self.settings(self.config), tree=replica.tree)
+        core.metrics = self.metrics
+        return core
 
     def _protocol(self) -> ClientConnection:
         core = self.replica.core if self.replica is not None else None
@@ -92,6 +100,7 @@ class QuorumPeer:
             log.critical("cannot load the database", error=str(error), data_dir=str(self.config.data_dir))
             return EXIT_DATADIR_UNUSABLE
         self.replica = Replica(self.config, self.storage, restored.tree, epochs, self.four_letter)
+        self.four_letter.quorum = self.replica
         for entry in recent:
             self.replica.remember_replayed(entry)
         log.info("database loaded", zxid=f"0x{restored.zxid:x}", current_epoch=epochs.current_epoch,
@@ -115,6 +124,8 @@ class QuorumPeer:
             for listener in listeners:
                 listener.close()
             return 1
+        http = await start_http_endpoints(self.config, self.four_letter, replica, metrics=self.metrics,
+                                          initial_config=self.config_text)
         log.info("serving", version=ZOOKEEPER_VERSION, mode="quorum", my_id=replica.my_id,
                  port=self.config.client_port, zxid=f"0x{replica.last_zxid:x}")
         observer = self.config.peer_type is LearnerType.OBSERVER
@@ -136,6 +147,7 @@ class QuorumPeer:
                 decided = look.result()
                 log.info("election result", leader=decided.leader_sid, state=decided.state.name,
                          took_ms=decided.elapsed_ms)
+                self.metrics.election_time.record(decided.elapsed_ms)
                 if decided.state is PeerState.LEADING:
                     leading = Leading(replica, self.verifier, self._make_core, self._stopping,
                                       elector.update_current_epoch)
@@ -153,5 +165,6 @@ class QuorumPeer:
             for listener in listeners:
                 listener.close()
             await elector.close()
+            await http.close()
             await self.storage.close()
         return 0

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from zkpy.persistence.snapshot_files import SnapshotFiles
 from zkpy.persistence.txnlog import LogEntry
 from zkpy.persistence.txnlog_files import TxnLogFiles
 from zkpy.server.config import ServerConfig
+from zkpy.server.metrics import ServerMetrics
 
 log = structlog.get_logger("zkpy.storage")
 
@@ -61,6 +63,7 @@ class Storage:
         self._snapshot_task: asyncio.Task[None] | None = None
         self.last_snapshot_ms: int | None = None
         self.last_snapshot_zxid: int | None = None
+        self.metrics: ServerMetrics | None = None
 
     def _roll_point(self) -> int:
         half = max(self.snap_count // 2, 1)
@@ -84,7 +87,9 @@ class Storage:
         every txn of it is durable (and raises OSError if it could not be made so)."""
         self.logs.append([(header, txn, None) for header, txn in batch])
         self._txns_since_snapshot += len(batch)
-        return asyncio.get_running_loop().run_in_executor(self._log_thread, self.logs.sync)
+        if self.metrics is not None:
+            self.metrics.sync_processor_batch_size.record(len(batch))
+        return self.sync()
 
     def log_serialized(self, txns: list[bytes]) -> None:
         """Appends txns as a learner received them (digest included), to be made durable by the
@@ -94,7 +99,14 @@ class Storage:
 
     def sync(self) -> asyncio.Future[int]:
         """fsyncs everything appended so far on the log thread; resolves to the last zxid synced."""
-        return asyncio.get_running_loop().run_in_executor(self._log_thread, self.logs.sync)
+        return asyncio.get_running_loop().run_in_executor(self._log_thread, self._timed_sync)
+
+    def _timed_sync(self) -> int:
+        started = time.monotonic()
+        zxid = self.logs.sync()
+        if self.metrics is not None:
+            self.metrics.record_fsync(int((time.monotonic() - started) * 1000))
+        return zxid
 
     async def snapshot_now(self, tree: DataTree) -> None:
         """Rolls the log and writes a snapshot of `tree`, finishing before it returns (a learner's
@@ -159,6 +171,8 @@ class Storage:
             return
         self.last_snapshot_ms = took_ms
         self.last_snapshot_zxid = zxid
+        if self.metrics is not None:
+            self.metrics.snapshottime.record(took_ms)
         log.info("snapshot taken", zxid=f"0x{zxid:x}", took_ms=took_ms)
 
     def _write_snapshot_in_child(self, tree: DataTree, zxid: int, digest: ZxidDigest | None) -> int:
