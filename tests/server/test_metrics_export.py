@@ -68,7 +68,7 @@ quit_leading_due_to_disloyal_voter=C digest_mismatches_count=C
 """.split())
 # The issue: at least what mntr reports, plus the latency, fsync, snapshot, election and sync
 # metrics of the facts sheet.
-REQUIRED = {name for name, _ in fourletter._MNTR_GAUGES} | {
+REQUIRED = {name for name, _, present in fourletter._MNTR_GAUGES if present is fourletter._always} | {
     "readlatency", "updatelatency", "propagation_latency", "fsynctime", "snapshottime",
     "election_time", "looking_count", "follower_sync_time", "observer_sync_time", "diff_count",
     "snap_count", "sync_processor_batch_size", "proposal_latency", "quorum_ack_latency",

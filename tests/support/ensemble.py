@@ -7,23 +7,40 @@ mode (leader, follower, observer) over `srvr`. Members are addressed by sid.
 
 from __future__ import annotations
 
+import random
 import re
 import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.servers import ApacheZkServer, ServerProcess, ZkpyServer, four_letter_word, free_port
+from tests.support.servers import ApacheZkServer, ServerProcess, ZkpyServer, four_letter_word
 
 _MODE = re.compile(r"^Mode: (\S+)", re.MULTILINE)
+_LISTEN_PORTS = (20000, 32000)
+"""Below Linux's ephemeral range (32768-60999): no outgoing connection takes these meanwhile."""
+
+
+def listen_port() -> int:
+    """A free loopback port for a server to listen on, outside the ephemeral range (a port
+    bound to 0 and released could be taken by any client socket before the server binds it)."""
+    rng = random.Random()
+    while True:
+        port = rng.randrange(*_LISTEN_PORTS)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
 
 
 @dataclass
 class Member:
     sid: int
     kind: str
-    quorum_port: int = field(default_factory=free_port)
-    election_port: int = field(default_factory=free_port)
+    quorum_port: int = field(default_factory=listen_port)
+    election_port: int = field(default_factory=listen_port)
     observer: bool = False
     process: ServerProcess | None = None
 
@@ -41,7 +58,7 @@ class Ensemble:
         for sid, kind in enumerate(kinds, start=1):
             member = Member(sid, kind, observer=sid in observers)
             cls = ZkpyServer if kind == "zkpy" else ApacheZkServer
-            member.process = cls(workdir / f"server{sid}", dict(extra_config or {}))
+            member.process = cls(workdir / f"server{sid}", dict(extra_config or {}), port=listen_port())
             self.members[sid] = member
         servers = {f"server.{m.sid}": m.server_line for m in self.members.values()}
         for member in self.members.values():
