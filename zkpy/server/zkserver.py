@@ -218,15 +218,8 @@ class ZooKeeperServer:
             self.learner.revalidate(session_id, timeout_ms)
             return
         valid = self.tracker.check_password(session_id, request.passwd) and self.tracker.touch(session_id, now)
-        if not valid:
-            log.info("session reconnect refused", session=f"0x{session_id & (2**64 - 1):x}")
-            self._send(conn, self._connect_response(conn, 0, 0, _ZERO_PASSWORD))
-            conn.close("invalid session")
-            return
-        conn.session_id = session_id
-        self.session_connections[session_id] = conn
-        timeout_ms = self.tracker.sessions[session_id].timeout_ms
-        self._send(conn, self._connect_response(conn, timeout_ms, session_id, self.tracker.password(session_id)))
+        self._finish_session_init(conn, session_id, valid,
+                                  self.tracker.sessions[session_id].timeout_ms if valid else 0)
 
     def finish_revalidation(self, session_id: int, valid: bool) -> None:
         """The leader's answer to a revalidation (ZooKeeperServer.finishSessionInit)."""
@@ -237,6 +230,11 @@ class ZooKeeperServer:
         conn, timeout_ms = pending
         if conn not in self.connections:
             return
+        if valid:
+            self.touches[session_id] = timeout_ms
+        self._finish_session_init(conn, session_id, valid, timeout_ms)
+
+    def _finish_session_init(self, conn: Connection, session_id: int, valid: bool, timeout_ms: int) -> None:
         if not valid:
             log.info("session reconnect refused", session=f"0x{session_id & (2**64 - 1):x}")
             self._send(conn, self._connect_response(conn, 0, 0, _ZERO_PASSWORD))
@@ -244,7 +242,6 @@ class ZooKeeperServer:
             return
         conn.session_id = session_id
         self.session_connections[session_id] = conn
-        self.touches[session_id] = timeout_ms
         self._send(conn, self._connect_response(conn, timeout_ms, session_id, self.tracker.password(session_id)))
 
     def _connect_response(self, conn: Connection, timeout_ms: int, session_id: int, password: bytes) -> bytes:
