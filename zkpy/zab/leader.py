@@ -251,6 +251,7 @@ class LeaderCore:
             return
         learner.sid = info.server_id
         learner.observer = qp.type == PacketType.OBSERVERINFO or not self.verifier.is_voter(info.server_id)
+        self._forget_earlier_connections(learner, out)
         learner.phase = _Phase.EPOCH_ACK
         if not self.epoch_decided:
             self._epoch_from_learners = max(self._epoch_from_learners, epoch_of(qp.zxid))
@@ -267,6 +268,17 @@ class LeaderCore:
                         out.append(Send(other.handle, self._leader_info()))
             return
         out.append(Send(learner.handle, self._leader_info()))
+
+    def _forget_earlier_connections(self, learner: _Learner, out: list[Effect]) -> None:
+        """A sid that registers again is a learner that reconnected: its sync will truncate or
+        resend every outstanding proposal, so its earlier ACKs no longer say what its disk holds
+        (counting them could commit a txn only a minority has logged)."""
+        for other in list(self.learners.values()):
+            if other is not learner and other.sid == learner.sid:
+                out.append(CloseLearner(other.handle, f"learner {learner.sid} connected again"))
+                del self.learners[other.handle]
+        for proposal in self.outstanding.values():
+            proposal.acks.discard(learner.sid)
 
     def _leader_info(self) -> bytes:
         return packet(PacketType.LEADERINFO, self.new_leader_zxid, encode_int(PROTOCOL_VERSION))

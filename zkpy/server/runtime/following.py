@@ -272,11 +272,19 @@ class Following:
                     self.writer.write(effect.data)
 
     def _settle_pending(self) -> None:
-        """Proposals logged but not committed are applied to the tree, as a restart would replay
-        them from the log: the next election must count them."""
+        """Proposals logged but not committed are applied to the tree (and its committed log), as
+        a restart would replay them from the log: the next election must count them."""
+        if self.server is None and self.core.sync_mode in ("SNAP", "TRUNC"):
+            # A SNAP or TRUNC sync that did not reach NEWLEADER left a tree no disk holds
+            # (Learner.shutdown after an unfinished SNAP): start over from what is durable.
+            restored = self.replica.storage.restore()
+            self.replica.tree = restored.tree
+            self.replica.committed.clear()
+            return
         for txn in self.core.pending_proposals():
             if txn.zxid > self.replica.tree.last_processed_zxid:
                 self.replica.tree.apply(txn.header, txn.txn)
+                self.replica.remember(txn.zxid, txn.txn_bytes)
 
 
 def _parse_snapshot(chunks: queue.Queue[bytes | None], zxid: int) -> Any:

@@ -165,6 +165,7 @@ class Leading:
         for proposal in outstanding:
             if proposal.header.zxid > self.replica.tree.last_processed_zxid:
                 self.replica.tree.apply(proposal.header, proposal.txn)
+                self.replica.remember(proposal.header.zxid, proposal.txn_bytes)
         self.core.outstanding.clear()
 
     # ------------------------------------------------------------ learners
