@@ -134,9 +134,9 @@ class ZooKeeperServer:
         self._pending_syncs: deque[PendingOp] = deque()
         self._revalidating: dict[int, Any] = {}
         self.read_only = False
+        """ReadOnlyZooKeeperServer: only clients that allow it, no writes, local sessions."""
         self.metrics: Any = None
         """zkpy.server.metrics.ServerMetrics when the runtime records metrics."""
-        """ReadOnlyZooKeeperServer: only clients that allow it, no writes, local sessions."""
 
     # ------------------------------------------------------------ connections
 
@@ -184,17 +184,16 @@ class ZooKeeperServer:
             log.info("connection refused", reason="not a read-only client while the server is read-only")
             conn.close("server is read-only")
             return
-        if request.sessionId == 0 and self.read_only:
-            session_id = self.tracker.new_session_id()
-            conn.session_id = session_id
-            self.session_connections[session_id] = conn
-            self.tracker.track(session_id, timeout_ms, now)
-            self._send(conn, self._connect_response(conn, timeout_ms, session_id, self.tracker.password(session_id)))
-            return
         if request.sessionId == 0:
             session_id = self.tracker.new_session_id()
             conn.session_id = session_id
             self.session_connections[session_id] = conn
+            if self.read_only:
+                # A read-only server's sessions are its own: no txn, nobody to ask.
+                self.tracker.track(session_id, timeout_ms, now)
+                self._send(conn, self._connect_response(conn, timeout_ms, session_id,
+                                                        self.tracker.password(session_id)))
+                return
             op = PendingOp(conn, 0, OpCode.createSession, timeout_ms, now, True)
             state.queue.append(op)
             if self.learner is not None:
@@ -313,13 +312,8 @@ class ZooKeeperServer:
             self.learner.forward(session_id, xid, op, frame[off:], conn.auth_ids)
         elif is_write:
             queue.append(pending)
-            if request is _MALFORMED:
-                header_, txn = self.prep.error_txn(session_id, xid, Err.MARSHALLINGERROR, now)
-            else:
-                if op == OpCode.closeSession:
-                    self.tracker.set_closing(session_id)
-                    pending.close_after = True
-                header_, txn = self.prep.prep(session_id, xid, op, request, conn.auth_ids, now)
+            pending.close_after = op == OpCode.closeSession and request is not _MALFORMED
+            header_, txn = self._prep_write(session_id, xid, op, request, conn.auth_ids, now)
             self._propose(header_, txn, pending)
         elif queue:
             queue.append(pending)
@@ -414,13 +408,19 @@ class ZooKeeperServer:
         try:
             request = decode_request(op, body, 0)
         except DECODE_ERRORS:
-            header, txn = self.prep.error_txn(session_id, cxid, Err.MARSHALLINGERROR, now)
-            self._propose(header, txn, None)
-            return
+            request = _MALFORMED
+        header, txn = self._prep_write(session_id, cxid, op, request, list(auth_ids), now)
+        self._propose(header, txn, None)
+
+    def _prep_write(self, session_id: int, cxid: int, op: int, request: Any, auth_ids: Sequence[Any],
+                    now: int) -> tuple[Any, Any]:
+        """A write from this server's client or a learner's: its txn (an error txn when the
+        body could not be decoded; a closeSession marks the session closing first)."""
+        if request is _MALFORMED:
+            return self.prep.error_txn(session_id, cxid, Err.MARSHALLINGERROR, now)
         if op == OpCode.closeSession:
             self.tracker.set_closing(session_id)
-        header, txn = self.prep.prep(session_id, cxid, op, request, list(auth_ids), now)
-        self._propose(header, txn, None)
+        return self.prep.prep(session_id, cxid, op, request, auth_ids, now)
 
     def touch_from_learner(self, session_id: int) -> bool:
         """A learner saw this session (ping touches, revalidation); False if it is gone."""
