@@ -188,8 +188,9 @@ class LeaderCore:
             and le.deadline_tick >= self.half_ticks
         }
 
-    def learner_sids(self) -> dict[Any, int | None]:
-        return {h: le.sid for h, le in self.learners.items()}
+    def sid_of(self, handle: Any) -> int | None:
+        learner = self.learners.get(handle)
+        return learner.sid if learner is not None else None
 
     def learner_states(self) -> list[tuple[Any, int | None, bool, bool]]:
         """(handle, sid, is_observer, synced) of every connected learner."""

@@ -87,7 +87,6 @@ class Following:
         self._unsynced_zxid = -1
         self._sync_task: asyncio.Task[None] | None = None
         self._started = time.monotonic()
-        self.new_epoch = -1
 
     @property
     def mode(self) -> str:
@@ -239,7 +238,6 @@ class Following:
         server = self.make_core(self.replica)
         server.learner = LeaderLinkWriter(self.writer)
         self.server = server
-        self.new_epoch = new_epoch
         self.replica.zab_state, self.replica.sync_mode = "BROADCAST", "NONE"
         self.replica.serve(server, self.mode)
         self.on_epoch(new_epoch)

@@ -175,7 +175,7 @@ class Leading:
         self._execute(self.core.learner_connected(conn))
 
     def learner_lost(self, conn: LearnerConnection) -> None:
-        sid = self.core.learner_sids().get(conn)
+        sid = self.core.sid_of(conn)
         if conn in self.core.learners:
             log.info("learner gone", sid=sid, address=conn.address)
         self._execute(self.core.learner_lost(conn))

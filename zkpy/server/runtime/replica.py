@@ -37,7 +37,6 @@ class Replica:
     committed: CommittedLog = field(default_factory=CommittedLog)
     mode: str = "looking"
     core: ZooKeeperServer | None = None
-    on_serving_changed: Callable[[], None] = lambda: None
     leader_id: int = -1
     zab_state: str = "ELECTION"
     sync_mode: str = "NONE"
@@ -101,7 +100,6 @@ class Replica:
         self.core = core
         self.mode = mode
         self.four_letter.server = core
-        self.on_serving_changed()
 
     def stop_serving(self, reason: str) -> None:
         core = self.core
@@ -116,7 +114,6 @@ class Replica:
             for conn in list(core.connections):
                 conn.close(reason)
                 core.connection_lost(conn)
-        self.on_serving_changed()
 
     def apply(self, header: Any, txn: Any, txn_bytes: bytes | None) -> None:
         """A committed txn: through the serving core (replies, watches) or straight to the tree.
