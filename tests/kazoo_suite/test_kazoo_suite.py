@@ -4,8 +4,7 @@ The Apache side is the recorded baseline (apache_baseline_standalone.txt and, wi
 servers per test cluster, apache_baseline_cluster3.txt, written by `python -m
 tests.kazoo_suite.runner --server apache [--cluster-size 3] --write-baseline --runs N`). Each run
 takes a few minutes. The standalone run is part of the default run (ZKPY_KAZOO_SUITE=0 leaves it
-out); the three-server run is opt-in (ZKPY_KAZOO_CLUSTER3=1) and leaves out KNOWN_GAPS, the tests of
-features zkpy does not have yet.
+out); the three-server run is opt-in (ZKPY_KAZOO_CLUSTER3=1).
 """
 
 from __future__ import annotations
@@ -37,21 +36,12 @@ _CLUSTER3_OPT_IN = pytest.mark.skipif(
     reason="three servers per test cluster: about 6 more minutes; opt in with ZKPY_KAZOO_CLUSTER3=1",
 )
 
-KNOWN_GAPS = frozenset({
-    # Dynamic reconfiguration (the reconfig op against an ensemble) is not implemented yet: zkpy
-    # answers it as a server with reconfigEnabled=false would. See issue 5's note.
-    "kazoo/tests/test_client.py::TestReconfig::test_add_remove_observer",
-    "kazoo/tests/test_client.py::TestReconfig::test_bad_input",
-    "kazoo/tests/test_client.py::TestReconfig::test_no_super_auth",
-})
-
-
 # One full run plus a targeted rerun of its failures, each bounded by the runner's own deadline.
 @pytest.mark.timeout(2 * DEFAULT_SUITE_TIMEOUT_S + 300)
 @pytest.mark.parametrize("cluster_size", [1, pytest.param(3, marks=_CLUSTER3_OPT_IN)], ids=["standalone", "cluster3"])
 def test_zkpy_passes_everything_apache_passes(tmp_path: Path, cluster_size: int) -> None:
     baseline_file = baseline_path(cluster_size)
-    baseline = [test for test in read_baseline(baseline_file) if test not in KNOWN_GAPS]
+    baseline = read_baseline(baseline_file)
     assert baseline, f"{baseline_file} lists no tests"
 
     result = run_suite("zkpy", cluster_size, tmp_path / "zkpy.xml")

@@ -668,6 +668,10 @@ class FollowingHost:
             sim.after_node(node, sim.disk_delay(), self.io_done, self.snapshot_written)
         elif kind is Ln.StartServing:
             self.start_serving(effect.new_epoch)
+        elif kind is Ln.Activate:
+            # UPTODATE re-announces the configuration NEWLEADER carried; the simulated ensemble
+            # never reconfigures, so it can only be the one in force.
+            assert b"version=0" in effect.config and effect.designated_leader is None, effect
         elif kind is Ln.Fail:
             self.fail(effect.reason)
         else:

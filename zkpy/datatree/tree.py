@@ -465,6 +465,17 @@ class DataTree:
         self._fire(result.events, self.data_watches.trigger(path, EventType.NodeDataChanged, acl=node.acl),
                    EventType.NodeDataChanged, path)
 
+    def set_config(self, data: bytes, version_zxid: int, time_ms: int) -> None:
+        """ZKDatabase.initConfigInZKDatabase: the active quorum configuration as the data of
+        /zookeeper/config (stat version -1, mzxid the config's version). Watches are left
+        armed: the reconfig txn that changed the configuration has fired them already."""
+        node = self.nodes[CONFIG_PATH]
+        self._data_size += _size(data) - _size(node.data)
+        node.data = data
+        node.version = -1
+        node.mzxid = version_zxid
+        node.mtime = time_ms
+
     def _set_acl(self, result: TxnResult, path: str, acl: Sequence[Any], version: int) -> None:
         result.path = path
         node = self.nodes.get(path)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from zkpy.datatree import acl as acls
 from zkpy.datatree.paths import InvalidPath, validate_path
@@ -33,6 +33,7 @@ from zkpy.datatree.tree import (
 )
 from zkpy.jute import records as r
 from zkpy.jute.constants import CONTAINER_EPHEMERAL_OWNER, MAX_TTL_MS, CreateMode, Err, OpCode, Perms
+from zkpy.zab.quorum import QuorumMaj
 
 
 class _Unpreparable(Exception):
@@ -96,10 +97,21 @@ def _is_special(path: str) -> bool:
     return path in ("/", ZOOKEEPER_PATH, CONFIG_PATH) or path == "/zookeeper/quota"
 
 
+class Reconfigurer(Protocol):
+    """The leader's side of a reconfig request (a learner or a standalone server has none)."""
+
+    def plan(self, request: Any, zxid: int) -> QuorumMaj:
+        """The configuration asked for; raises KeeperError when the request is refused."""
+
+    def begin(self, proposed: QuorumMaj) -> None:
+        """The reconfig txn is prepared: no other may start until it commits."""
+
+
 class PrepProcessor:
     def __init__(self, tree: DataTree, policy: PrepPolicy) -> None:
         self.tree = tree
         self.policy = policy
+        self.reconfigurer: Reconfigurer | None = None
         self.next_zxid = tree.last_processed_zxid + 1
         self._outstanding: deque[ChangeRecord] = deque()
         self._by_path: dict[str, ChangeRecord] = {}
@@ -258,12 +270,24 @@ class PrepProcessor:
             self._check_acl(node.acl, Perms.READ, auth_ids)
             return r.CheckVersionTxn(path, _next_version(node.version, req.version))
         if op == OpCode.reconfig:
-            if not self.policy.reconfig_enabled:
-                raise KeeperError(Err.RECONFIGDISABLED)
-            raise KeeperError(Err.UNIMPLEMENTED)
+            return self._reconfig(req, auth_ids, zxid)
         if op == OpCode.closeSession:
             return self._close_session(session_id, zxid)
         raise KeeperError(Err.UNIMPLEMENTED)
+
+    def _reconfig(self, req: Any, auth_ids: Sequence[Any], zxid: int) -> Any:
+        if not self.policy.reconfig_enabled:
+            raise KeeperError(Err.RECONFIGDISABLED)
+        if self.reconfigurer is None:
+            raise KeeperError(Err.UNIMPLEMENTED)
+        proposed = self.reconfigurer.plan(req, zxid)
+        node = self.record_for(CONFIG_PATH)
+        self._check_acl(node.acl, Perms.WRITE, auth_ids)
+        self.reconfigurer.begin(proposed)
+        changed = self._changed(node, zxid)
+        changed.version = -1
+        self._add(changed)
+        return r.SetDataTxn(CONFIG_PATH, proposed.config_bytes(), -1)
 
     def _delete_txn(self, path: str, parent: ChangeRecord, zxid: int) -> Any:
         changed_parent = self._changed(parent, zxid)

@@ -375,6 +375,9 @@ class ZooKeeperServer:
         if op.op == OpCode.createSession:
             timeout_ms = txn.timeOut
             op.frame = self._connect_response(conn, timeout_ms, header.clientId, self.tracker.password(header.clientId))
+        elif txn_type == OpCode.reconfig and not result.err:
+            # A reconfig answers like getData of /zookeeper/config: the new config and its Stat.
+            op.frame = replies.get_data(op.xid, zxid, txn.data, result.stat_bytes)
         else:
             op.frame = replies.write_reply(op.xid, zxid, op.op, result)
         self._drain(conn)

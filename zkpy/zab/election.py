@@ -38,8 +38,10 @@ Inside an election:
 - Messages from non-voters (observers) never enter the election: they get our current vote as
   a reply. Votes for non-voters are ignored, so observers never win.
 
-Not modelled: dynamic reconfiguration (a newer config in a notification is not acted on), the
-two-node oracle (QuorumOracleMaj), and the leader's bookkeeping of LOOKING learners.
+A reconfiguration activated while leading or following switches the verifier (`reconfigure`);
+not modelled: acting on a newer config carried by a notification (a peer that missed a
+reconfig learns it from the leader's NEWLEADER instead), the two-node oracle (QuorumOracleMaj),
+and the leader's bookkeeping of LOOKING learners.
 """
 
 from __future__ import annotations
@@ -127,6 +129,13 @@ class Election:
         self._poll_deadline_ms = 0
         self._finalize_deadline_ms: int | None = None
         self._started_ms = 0
+
+    def reconfigure(self, verifier: QuorumMaj) -> None:
+        """Count votes by a newly activated configuration from now on."""
+        self.verifier = verifier
+        self.participant = verifier.is_voter(self.my_id)
+        self._config = verifier.config_bytes()
+        self._others = tuple(sorted(sid for sid in verifier.voting_members if sid != self.my_id))
 
     # --- queries -------------------------------------------------------------------------------
 

@@ -23,7 +23,15 @@ the election.
 Broadcast: txns become PROPOSALs sent to the synced voters; the leader's own ACK comes from the
 host once its log is durable. A proposal commits when a quorum of voters has acknowledged it and
 every proposal before it has committed: COMMIT goes to voters, INFORM (with the txn) to
-observers, and the host applies it. A learner's SYNC is answered once everything proposed before
+observers, and the host applies it.
+
+Reconfiguration (with reconfigEnabled): the configuration last seen (`last_seen`) runs ahead of
+the committed one (`verifier`) while a reconfig txn is outstanding; every proposal made meanwhile
+needs a quorum of both. Committing the reconfig activates it: COMMITANDACTIVATE/INFORMANDACTIVATE
+name the designated leader (this one if it still votes at the same quorum address, else the
+new voter that acknowledged the most of what is outstanding), and a leader that is no longer
+designated commits nothing more and gives up. A first election with an unversioned
+configuration (version 0) gives it the version of NEWLEADER's zxid, as ZOOKEEPER-1783 does. A learner's SYNC is answered once everything proposed before
 it has committed. Every half tick the leader pings its learners; a learner that has sent
 nothing for syncLimit ticks is dropped, and when the voters still in touch are no quorum, the
 leader gives up.
@@ -36,6 +44,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
+from zkpy.jute.constants import OpCode
 from zkpy.jute.txns import encode_txn
 from zkpy.zab.committed_log import CommittedLog, plan_sync
 from zkpy.zab.packets import (
@@ -106,13 +115,22 @@ class LearnerMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class Activate:
+    """A new configuration is in force (a reconfig committed, or the first versioned one)."""
+
+    verifier: QuorumMaj
+    designated_leader: int
+
+
+@dataclass(frozen=True, slots=True)
 class GiveUp:
     """Stop leading and go back to the election."""
 
     reason: str
 
 
-Effect = Send | SendSnapshot | CloseLearner | SaveAcceptedEpoch | SaveCurrentEpoch | StartServing | Apply | LearnerMessage | GiveUp
+Effect = (Send | SendSnapshot | CloseLearner | SaveAcceptedEpoch | SaveCurrentEpoch | StartServing | Apply
+          | LearnerMessage | Activate | GiveUp)
 
 
 class _Phase(Enum):
@@ -144,14 +162,23 @@ class _Proposal:
     txn: Any
     packet: bytes
     txn_bytes: bytes
+    verifiers: tuple[QuorumMaj, ...]
+    """The configurations a quorum of which must acknowledge it (two while a reconfig is open)."""
     acks: set[int] = field(default_factory=set)
+
+    def has_all_quorums(self) -> bool:
+        return all(verifier.contains_quorum(self.acks) for verifier in self.verifiers)
 
 
 class LeaderCore:
     def __init__(self, my_id: int, verifier: QuorumMaj, *, accepted_epoch: int, current_epoch: int,
-                 last_zxid: int, committed: CommittedLog, init_limit: int, sync_limit: int) -> None:
+                 last_zxid: int, committed: CommittedLog, init_limit: int, sync_limit: int,
+                 reconfig_enabled: bool = False) -> None:
         self.my_id = my_id
         self.verifier = verifier
+        self.last_seen = verifier
+        self.reconfig_enabled = reconfig_enabled
+        self.allowed_to_commit = True
         self.accepted_epoch = accepted_epoch
         self.current_epoch = current_epoch
         self.last_zxid = last_zxid
@@ -180,6 +207,14 @@ class LeaderCore:
     @property
     def new_leader_zxid(self) -> int:
         return make_zxid(self.epoch, 0)
+
+    def current_verifiers(self) -> tuple[QuorumMaj, ...]:
+        if self.last_seen.version > self.verifier.version:
+            return self.verifier, self.last_seen
+        return (self.verifier,)
+
+    def has_all_quorums(self, acks: set[int]) -> bool:
+        return all(verifier.contains_quorum(acks) for verifier in self.current_verifiers())
 
     def synced_voters(self) -> set[int]:
         return {self.my_id} | {
@@ -262,6 +297,8 @@ class LeaderCore:
                 self.epoch_decided = True
                 self.epoch = self._epoch_from_learners + 1
                 self.accepted_epoch = self.epoch
+                if self.reconfig_enabled and self.verifier.version == 0 and self.last_seen.version == 0:
+                    self.last_seen = self.verifier.with_version(self.new_leader_zxid)
                 self._stage_deadline = self.half_ticks + 2 * self.init_limit
                 out.append(SaveAcceptedEpoch(self.epoch))
                 for other in self.learners.values():
@@ -321,7 +358,7 @@ class LeaderCore:
             if zxid > plan.last_zxid and not learner.observer:
                 out.append(Send(learner.handle, self.outstanding[zxid].packet))
         out.append(Send(learner.handle, packet(PacketType.NEWLEADER, self.new_leader_zxid,
-                                               self.verifier.config_bytes())))
+                                               self.last_seen.config_bytes())))
         learner.phase = _Phase.NEWLEADER_ACK
         learner.deadline_tick = self.half_ticks + 2 * self.init_limit
 
@@ -337,8 +374,11 @@ class LeaderCore:
             out.append(Send(learner.handle, packet(PacketType.UPTODATE, -1)))
             return
         learner.phase = _Phase.WAIT_STARTUP
-        if self.verifier.contains_quorum(self._newleader_acks):
+        if self.has_all_quorums(self._newleader_acks):
             self.serving = True
+            if self.reconfig_enabled and self.last_seen.version > self.verifier.version:
+                self.verifier = self.last_seen
+                out.append(Activate(self.verifier, self.my_id))
             out.append(StartServing())
             for other in self.learners.values():
                 if other.phase is _Phase.WAIT_STARTUP:
@@ -370,7 +410,9 @@ class LeaderCore:
                 return out
             txn_bytes = encode_txn(header, txn)
             data = packet(PacketType.PROPOSAL, zxid, txn_bytes)
-            self.outstanding[zxid] = _Proposal(header, txn, data, txn_bytes)
+            if header.type == OpCode.reconfig:
+                self.last_seen = QuorumMaj.from_config_text(txn.data.decode("utf-8", "replace"))
+            self.outstanding[zxid] = _Proposal(header, txn, data, txn_bytes, self.current_verifiers())
             self.last_proposed = zxid
             for handle in followers:
                 out.append(Send(handle, data))
@@ -393,27 +435,59 @@ class LeaderCore:
         self._commit_ready(out)
 
     def _commit_ready(self, out: list[Effect]) -> None:
-        while self.outstanding:
+        while self.outstanding and self.allowed_to_commit:
             zxid = min(self.outstanding)
             proposal = self.outstanding[zxid]
-            if not self.verifier.contains_quorum(proposal.acks):
+            if not proposal.has_all_quorums():
                 return
             del self.outstanding[zxid]
             self.last_committed = zxid
             self.committed.add(zxid, proposal.packet)
-            commit = packet(PacketType.COMMIT, zxid)
-            inform = None
-            for le in self.learners.values():
-                if le.phase not in _SENDING:
-                    continue
-                if le.observer:
-                    inform = inform or packet(PacketType.INFORM, zxid, proposal.txn_bytes)
-                    out.append(Send(le.handle, inform))
-                else:
-                    out.append(Send(le.handle, commit))
-            out.append(Apply(proposal.header, proposal.txn))
+            if proposal.header.type == OpCode.reconfig:
+                self._commit_reconfig(zxid, proposal, out)
+            else:
+                self._send_commit(packet(PacketType.COMMIT, zxid),
+                                  packet(PacketType.INFORM, zxid, proposal.txn_bytes), out)
+                out.append(Apply(proposal.header, proposal.txn))
             for handle in self._pending_syncs.pop(zxid, ()):
                 out.append(Send(handle, packet(PacketType.SYNC, 0)))
+
+    def _send_commit(self, commit: bytes, inform: bytes, out: list[Effect]) -> None:
+        for le in self.learners.values():
+            if le.phase in _SENDING:
+                out.append(Send(le.handle, inform if le.observer else commit))
+
+    def _commit_reconfig(self, zxid: int, proposal: _Proposal, out: list[Effect]) -> None:
+        new = proposal.verifiers[-1]
+        designated = self._designated_leader(proposal, zxid)
+        self.verifier = new
+        leader = designated.to_bytes(8, "big", signed=True)
+        self._send_commit(packet(PacketType.COMMITANDACTIVATE, zxid, leader),
+                          packet(PacketType.INFORMANDACTIVATE, zxid, leader + proposal.txn_bytes), out)
+        out.append(Apply(proposal.header, proposal.txn))
+        out.append(Activate(new, designated))
+        if designated != self.my_id:
+            self.allowed_to_commit = False
+            out.append(GiveUp(f"a reconfiguration designated server {designated} as the leader"))
+
+    def _designated_leader(self, proposal: _Proposal, zxid: int) -> int:
+        """Leader.getDesignatedLeader: this server if it votes in the new configuration at the
+        same quorum address, else the new voter that acknowledged the most later proposals."""
+        new = proposal.verifiers[-1]
+        if new.is_voter(self.my_id) and new.quorum_address(self.my_id) == self.verifier.quorum_address(self.my_id):
+            return self.my_id
+        candidates = sorted(sid for sid in proposal.acks if new.is_voter(sid) and sid != self.my_id)
+        if not candidates:
+            return self.my_id
+        best = candidates[0]
+        later = zxid + 1
+        while later in self.outstanding and candidates:
+            candidates = [sid for sid in candidates if sid in self.outstanding[later].acks]
+            if not candidates:
+                break
+            best = candidates[0]
+            later += 1
+        return best
 
     def sync_request(self, handle: Any) -> list[Effect]:
         """A learner forwarded a client's sync: answer once what was proposed before commits."""
@@ -443,6 +517,6 @@ class LeaderCore:
             elif le.phase in _SENDING:
                 out.append(Send(le.handle, packet(PacketType.PING, self.last_proposed)))
         synced = self.synced_voters()
-        if not self.verifier.contains_quorum(synced):
+        if not self.has_all_quorums(synced):
             out.append(GiveUp(f"not sufficient followers synced, only synced with sids: {sorted(synced)}"))
         return out

@@ -21,6 +21,10 @@ snapshot, an epoch file) before it starts the next one or feeds the next packet.
    only); COMMIT applies the oldest pending proposal (it must be that one); INFORM gives an
    observer a committed txn to log and apply; PING is answered with session touches by the host;
    SYNC and REVALIDATE go to the server.
+6. Reconfiguration: COMMITANDACTIVATE and INFORMANDACTIVATE are COMMIT and INFORM of a reconfig
+   txn plus the designated leader; they, and UPTODATE after a NEWLEADER that carried a config,
+   give the host an Activate, which it applies and which may end this role (a new leader, or a
+   new role for this server).
 Anything out of order is a Fail: the host drops the connection and goes back to the election.
 """
 
@@ -111,12 +115,21 @@ class Revalidated:
 
 
 @dataclass(frozen=True, slots=True)
+class Activate:
+    """A configuration is in force: `config` is its text; `designated_leader` None means the
+    current leader stays only if it still votes at the same address."""
+
+    config: bytes
+    designated_leader: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class Fail:
     reason: str
 
 
 Effect = (Send | SaveAcceptedEpoch | SaveCurrentEpoch | ReceiveSnapshot | Truncate | Log | SyncLog
-          | TakeSnapshot | Apply | StartServing | ReplyToPing | SyncArrived | Revalidated | Fail)
+          | TakeSnapshot | Apply | StartServing | ReplyToPing | SyncArrived | Revalidated | Activate | Fail)
 
 
 class _Phase(Enum):
@@ -156,6 +169,7 @@ class LearnerCore:
         self._pending: deque[_Txn] = deque()
         self._unacked: deque[int] = deque()
         self._last_queued = 0
+        self._new_leader_config: bytes | None = None
 
     @property
     def new_leader_zxid(self) -> int:
@@ -228,25 +242,30 @@ class LearnerCore:
                 return [Fail(failure)]
             self._not_logged.append(txn)
             return []
-        if kind == PacketType.COMMIT:
+        if kind in (PacketType.COMMIT, PacketType.COMMITANDACTIVATE):
+            out: list[Effect] = []
+            head = self._not_logged[0] if self._not_logged else None
+            if kind == PacketType.COMMITANDACTIVATE and head is not None and head.zxid == qp.zxid:
+                out.append(Activate(head.txn.data, _designated(qp.data)))
             if not self._write_to_log:
-                head = self._not_logged[0] if self._not_logged else None
                 if head is not None and head.zxid == qp.zxid:
                     self._not_logged.popleft()
-                    return [Apply(head.header, head.txn, head.txn_bytes)]
-                return []
+                    out.append(Apply(head.header, head.txn, head.txn_bytes))
+                return out
             self._committed.append(qp.zxid)
-            return []
-        if kind == PacketType.INFORM:
-            txn = _decode(qp.data)
+            return out
+        if kind in (PacketType.INFORM, PacketType.INFORMANDACTIVATE):
+            txn, activate = _informed(qp)
             if txn is None:
                 return [Fail(f"undecodable {qp}")]
             if not self._write_to_log:
-                return [Apply(txn.header, txn.txn, txn.txn_bytes)]
+                return [*activate, Apply(txn.header, txn.txn, txn.txn_bytes)]
             self._not_logged.append(txn)
             self._committed.append(qp.zxid)
-            return []
+            return activate
         if kind == PacketType.NEWLEADER:
+            if qp.data is not None and len(qp.data) > 1:
+                self._new_leader_config = qp.data
             return self._newleader()
         if kind == PacketType.UPTODATE:
             return self._uptodate()
@@ -282,8 +301,10 @@ class LearnerCore:
         return out
 
     def _uptodate(self) -> list[Effect]:
-        out: list[Effect] = [Send(packet(PacketType.ACK, self.new_leader_zxid)),
-                             StartServing(self.new_epoch)]
+        out: list[Effect] = []
+        if self._new_leader_config is not None:
+            out.append(Activate(self._new_leader_config, None))
+        out += [Send(packet(PacketType.ACK, self.new_leader_zxid)), StartServing(self.new_epoch)]
         self.phase = _Phase.BROADCAST
         committed = self._committed
         if self.observer:
@@ -317,11 +338,16 @@ class LearnerCore:
             return [Log(txn.zxid, txn.txn_bytes)]
         if kind == PacketType.COMMIT:
             return self._commit(qp.zxid)
-        if kind == PacketType.INFORM:
-            txn = _decode(qp.data)
+        if kind == PacketType.COMMITANDACTIVATE:
+            out = self._commit(qp.zxid)
+            if out and isinstance(out[0], Apply):
+                out.append(Activate(out[0].txn.data, _designated(qp.data)))
+            return out
+        if kind in (PacketType.INFORM, PacketType.INFORMANDACTIVATE):
+            txn, activate = _informed(qp)
             if txn is None:
                 return [Fail(f"undecodable {qp}")]
-            return [Log(txn.zxid, txn.txn_bytes), Apply(txn.header, txn.txn, txn.txn_bytes)]
+            return [Log(txn.zxid, txn.txn_bytes), Apply(txn.header, txn.txn, txn.txn_bytes), *activate]
         if kind == PacketType.PING:
             return [ReplyToPing(qp)]
         if kind == PacketType.SYNC:
@@ -354,6 +380,23 @@ class LearnerCore:
         while unacked and unacked[0] <= zxid:
             acks.append(packet(PacketType.ACK, unacked.popleft()))
         return [Send(b"".join(acks))] if acks else []
+
+
+def _designated(data: bytes | None) -> int | None:
+    """The designated leader a COMMITANDACTIVATE or INFORMANDACTIVATE names first."""
+    if data is None or len(data) < 8:
+        return None
+    return int.from_bytes(data[:8], "big", signed=True)
+
+
+def _informed(qp: QuorumPacket) -> tuple[_Txn | None, list[Effect]]:
+    """The txn of an INFORM, or of an INFORMANDACTIVATE with the Activate it asks for."""
+    if qp.type != PacketType.INFORMANDACTIVATE:
+        return _decode(qp.data), []
+    txn = _decode(qp.data[8:] if qp.data else None)
+    if txn is None:
+        return None, []
+    return txn, [Activate(txn.txn.data, _designated(qp.data))]
 
 
 def _decode(data: bytes | None) -> _Txn | None:

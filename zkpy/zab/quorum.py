@@ -109,6 +109,14 @@ class QuorumMaj:
     def is_voter(self, sid: int) -> bool:
         return sid in self._voters
 
+    def with_version(self, version: int) -> QuorumMaj:
+        return QuorumMaj(self._members.values(), version)
+
+    def quorum_address(self, sid: int) -> str | None:
+        """`host:quorumPort` of a member (its spec up to the election port), None if absent."""
+        member = self._members.get(sid)
+        return member.spec.split(";", 1)[0].rsplit(":", 2)[0] if member is not None else None
+
     def weight(self, sid: int) -> int:
         """QuorumMaj.getWeight: 1 for every id (hierarchical quorums are not supported)."""
         return 1
@@ -140,6 +148,25 @@ class QuorumMaj:
             f"QuorumMaj(voters={sorted(self._voters)}, observers={sorted(self._observers)},"
             f" version=0x{hex_long(self.version)})"
         )
+
+
+def major_change(before: QuorumMaj, after: QuorumMaj, my_id: int, leader_sid: int,
+                 designated_leader: int | None, *, observing: bool) -> str | None:
+    """Why a learner must leave its leader when `after` replaces `before` (None: it stays), as
+    QuorumPeer.processReconfig decides: its own role changed, or the leader did -- the one the
+    old leader designated, or without one, a leader that no longer votes at the same address."""
+    if after.is_voter(my_id) and observing:
+        return "this observer became a participant"
+    if my_id in after.observing_members and not observing:
+        return "this participant became an observer"
+    if designated_leader is not None:
+        if designated_leader != leader_sid:
+            return f"server {designated_leader} is the designated leader"
+        return None
+    if not (before.is_voter(leader_sid) and after.is_voter(leader_sid)) or (
+            before.quorum_address(leader_sid) != after.quorum_address(leader_sid)):
+        return f"leader {leader_sid} no longer votes at the same address"
+    return None
 
 
 def spec_is_voting(spec: str) -> bool:

@@ -26,6 +26,7 @@ from zkpy.persistence.snapshot import CorruptSnapshotError, deserialize_sync_sna
 from zkpy.server.runtime.replica import Replica
 from zkpy.server.zkserver import ZooKeeperServer
 from zkpy.zab import learner as Ln
+from zkpy.zab.quorum import ConfigTextError, QuorumMaj, major_change
 from zkpy.zab.packets import (
     PacketError,
     PacketReader,
@@ -78,7 +79,7 @@ class Following:
         self.core = Ln.LearnerCore(
             replica.my_id, observer=observer, accepted_epoch=replica.epochs.accepted_epoch,
             current_epoch=replica.epochs.current_epoch, last_logged_zxid=replica.last_zxid,
-            config_version=config.config_version,
+            config_version=replica.verifier.version,
         )
         self.server: ZooKeeperServer | None = None
         self.writer: asyncio.StreamWriter | None = None
@@ -111,7 +112,7 @@ class Following:
 
     async def _connect(self) -> None:
         config = self.replica.config
-        leader = config.servers.get(self.leader_sid)
+        leader = self.replica.servers.get(self.leader_sid)
         if leader is None:
             raise LeaderUnreachable(f"leader {self.leader_sid} is not in the configuration")
         deadline = time.monotonic() + config.init_limit * config.tick_time_ms / 1000
@@ -186,14 +187,30 @@ class Following:
                 replica.zab_state, replica.sync_mode = "SYNCHRONIZATION", "TRUNC"
                 log.warning("sync mode chosen", mode="TRUNC", zxid=f"0x{effect.zxid:x}")
                 restored = await replica.storage.truncate_and_reload(effect.zxid)
-                replica.tree = restored.tree
+                replica.set_tree(restored.tree)
                 replica.committed.clear()
             elif kind is Ln.TakeSnapshot:
                 await replica.storage.snapshot_now(replica.tree)
             elif kind is Ln.StartServing:
                 self._start_serving(effect.new_epoch)
+            elif kind is Ln.Activate:
+                self._activate(effect)
             elif kind is Ln.Fail:
                 raise LearnerFailed(effect.reason)
+
+    def _activate(self, effect: Ln.Activate) -> None:
+        """QuorumPeer.processReconfig: a new leader or a new role for us ends this role."""
+        before = self.replica.verifier
+        try:
+            verifier = QuorumMaj.from_config_text(effect.config.decode("utf-8", "replace"))
+        except ConfigTextError as error:
+            raise LearnerFailed(f"bad configuration from the leader: {error}") from None
+        if not self.replica.activate(verifier):
+            return
+        change = major_change(before, verifier, self.replica.my_id, self.leader_sid,
+                              effect.designated_leader, observing=self.observer)
+        if change:
+            raise LearnerFailed(f"reconfiguration: {change}")
 
     async def _receive_snapshot(self, zxid: int) -> None:
         """Parses the leader's database off the stream on a thread while this task reads on."""
@@ -218,7 +235,7 @@ class Following:
             if item is not None:
                 rest.append(item)
         tree.recompute_totals()
-        self.replica.tree = tree
+        self.replica.set_tree(tree)
         self.replica.committed.clear()
         self.packets = PacketReader()
         for qp in self.packets.feed(b"".join(rest)):
@@ -276,7 +293,7 @@ class Following:
             # A SNAP or TRUNC sync that did not reach NEWLEADER left a tree no disk holds
             # (Learner.shutdown after an unfinished SNAP): start over from what is durable.
             restored = self.replica.storage.restore()
-            self.replica.tree = restored.tree
+            self.replica.set_tree(restored.tree)
             self.replica.committed.clear()
             return
         for txn in self.core.pending_proposals():

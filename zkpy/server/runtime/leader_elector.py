@@ -25,6 +25,7 @@ import structlog
 
 from zkpy.server.config import ServerConfig
 from zkpy.server.properties import parse_java_int
+from zkpy.server.server_spec import parse_server_spec
 from zkpy.server.runtime.election_port import DEFAULT_CONNECT_TIMEOUT_MS, Address, ElectionPort
 from zkpy.zab.election import (
     MAX_NOTIFICATION_INTERVAL_MS,
@@ -172,6 +173,14 @@ class LeaderElector:
             return await decision
         finally:
             self._decision = None
+
+    def reconfigure(self, verifier: QuorumMaj) -> None:
+        """A new configuration is in force: vote by it and reach its new members."""
+        self.election.reconfigure(verifier)
+        for sid, member in verifier.members.items():
+            if sid not in self.port.addresses:
+                server = parse_server_spec(sid, member.spec)
+                self.port.addresses[sid] = (server.host, server.election_port)
 
     def update_current_epoch(self, epoch: int) -> None:
         """The ensemble established `epoch`: peers that ask are told the vote with it."""

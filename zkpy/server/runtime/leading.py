@@ -7,7 +7,9 @@ NEWLEADER it builds the serving core; from then on the core's prepared txns go, 
 to the LeaderCore (which sends PROPOSALs) and to the log, whose fsync is the leader's own ACK
 (the next batch's fsync starts while this one is acknowledged). Learners' REQUESTs are prepped by
 the core like local writes; their pings touch sessions; REVALIDATE is answered from the session
-tracker. `run()` returns when the LeaderCore gives up (lost quorum, timeout) or on stop; the
+tracker. A reconfig request is planned here against the LeaderCore's configurations
+(`plan`, `begin`); its commit activates the new configuration on the replica. `run()` returns
+when the LeaderCore gives up (lost quorum, timeout, another leader designated) or on stop; the
 caller then goes back to the election.
 """
 
@@ -24,6 +26,7 @@ from zkpy.jute.constants import OpCode
 from zkpy.persistence.snapshot import serialize_sync_snapshot
 from zkpy.server.admin_commands import LearnerInfo
 from zkpy.server.config import LearnerType
+from zkpy.server.reconfig import ReconfigRejected, next_config
 from zkpy.server.runtime.replica import Replica
 from zkpy.server.zkserver import ZooKeeperServer
 from zkpy.zab import leader as L
@@ -90,19 +93,19 @@ class LearnerConnection(asyncio.Protocol):
 
 
 class Leading:
-    def __init__(self, replica: Replica, verifier: QuorumMaj, make_core: Any, stopping: asyncio.Event,
+    def __init__(self, replica: Replica, make_core: Any, stopping: asyncio.Event,
                  on_epoch: Callable[[int], None]) -> None:
         self.replica = replica
         self.on_epoch = on_epoch
-        self.verifier = verifier
         self.make_core = make_core
         self.stopping = stopping
         config = replica.config
         self.core = L.LeaderCore(
-            replica.my_id, verifier,
+            replica.my_id, replica.verifier,
             accepted_epoch=replica.epochs.accepted_epoch, current_epoch=replica.epochs.current_epoch,
             last_zxid=replica.last_zxid, committed=replica.committed,
             init_limit=config.init_limit, sync_limit=config.sync_limit,
+            reconfig_enabled=config.reconfig_enabled,
         )
         self.server: ZooKeeperServer | None = None
         self._done = asyncio.Event()
@@ -114,7 +117,7 @@ class Leading:
 
     async def run(self) -> str:
         config = self.replica.config
-        me = config.servers[self.replica.my_id]
+        me = self.replica.servers[self.replica.my_id]
         host = "0.0.0.0" if config.quorum_listen_on_all_ips else me.host
         loop = asyncio.get_running_loop()
         try:
@@ -206,6 +209,8 @@ class Leading:
                 self.replica.epochs.set_current(effect.epoch)
             elif kind is L.StartServing:
                 self._start_serving()
+            elif kind is L.Activate:
+                self.replica.activate(effect.verifier)
             elif kind is L.GiveUp:
                 self.give_up(effect.reason)
 
@@ -242,6 +247,7 @@ class Leading:
     def _start_serving(self) -> None:
         server = self.make_core(self.replica)
         server.prep.next_zxid = make_zxid(self.core.epoch, 1)
+        server.prep.reconfigurer = self
         server.on_proposals = self._proposals_waiting.set
         self.server = server
         self.replica.zab_state = "BROADCAST"
@@ -250,6 +256,22 @@ class Leading:
         self.on_epoch(self.core.epoch)
         log.info("serving", mode="leader", epoch=self.core.epoch,
                  took_ms=int((time.monotonic() - self._started) * 1000))
+
+    # ------------------------------------------------------------ reconfiguration
+
+    def plan(self, request: Any, zxid: int) -> QuorumMaj:
+        try:
+            return next_config(request, current=self.core.verifier, last_seen=self.core.last_seen, zxid=zxid,
+                               synced_voters=self.core.synced_voters(),
+                               standalone_enabled=self.replica.config.standalone_enabled)
+        except ReconfigRejected as rejected:
+            log.warning("reconfig refused", reason=rejected.message)
+            raise
+
+    def begin(self, proposed: QuorumMaj) -> None:
+        log.info("reconfig proposed", version=f"0x{proposed.version:x}",
+                 voters=sorted(proposed.voting_members), observers=sorted(proposed.observing_members))
+        self.core.last_seen = proposed
 
     # ------------------------------------------------------------ timers and the log
 

@@ -184,9 +184,9 @@ class StandaloneServer:
         return self._exit_code
 
 
-async def _start(config: ServerConfig, config_text: str | None) -> int:
+async def _start(config: ServerConfig, config_text: str | None, config_path: Path) -> int:
     if config.is_distributed:
-        return await _start_quorum_peer(config, config_text)
+        return await _start_quorum_peer(config, config_text, config_path)
     try:
         storage = Storage(config, random.Random())
         restored = storage.restore()
@@ -202,13 +202,13 @@ async def _start(config: ServerConfig, config_text: str | None) -> int:
     return await StandaloneServer(config, storage, restored.tree, config_text).serve()
 
 
-async def _start_quorum_peer(config: ServerConfig, config_text: str | None) -> int:
+async def _start_quorum_peer(config: ServerConfig, config_text: str | None, config_path: Path) -> int:
     try:
         storage = Storage(config, random.Random())
     except OSError as error:
         log.critical("cannot use the data directory", error=str(error), data_dir=str(config.data_dir))
         return EXIT_DATADIR_UNUSABLE
-    peer = QuorumPeer(config, storage, settings_from, config_text)
+    peer = QuorumPeer(config, storage, settings_from, config_text, config_path)
     code = peer.load()
     if code:
         return code
@@ -217,10 +217,10 @@ async def _start_quorum_peer(config: ServerConfig, config_text: str | None) -> i
 
 def run(config: ServerConfig, config_path: Path) -> int:
     """Runs a server on `config` until SIGTERM/SIGINT; returns the process exit code."""
-    configure_logging()
+    configure_logging(config.log_level, config.log_format)
     log.info("starting", config=str(config_path))
     try:
         config_text: str | None = config_path.read_text(errors="replace")
     except OSError:
         config_text = None
-    return uvloop.run(_start(config, config_text))
+    return uvloop.run(_start(config, config_text, config_path))

@@ -16,6 +16,7 @@ import signal
 import time
 from collections import deque
 from collections.abc import Callable
+from pathlib import Path
 
 import structlog
 
@@ -25,7 +26,7 @@ from zkpy.persistence.snapshot_files import NoValidSnapshotError
 from zkpy.persistence.txnlog import CorruptLogError
 from zkpy.persistence.txnlog import LogEntry
 from zkpy.server import fourletter
-from zkpy.server.config import LearnerType, ServerConfig
+from zkpy.server.config import ServerConfig
 from zkpy.server.metrics import ServerMetrics
 from zkpy.server.runtime.admin_http import start_http_endpoints
 from zkpy.server.runtime.client_port import ClientConnection, listen_for_clients
@@ -48,15 +49,14 @@ EXPIRY_CHECK_INTERVAL_S = 0.1
 
 class QuorumPeer:
     def __init__(self, config: ServerConfig, storage: Storage, settings: Callable[[ServerConfig], ServerSettings],
-                 config_text: str | None = None) -> None:
+                 config_text: str | None = None, config_path: Path | None = None) -> None:
         self.config = config
         self.config_text = config_text
+        self.config_path = config_path
         self.metrics = ServerMetrics.for_config(config)
         storage.metrics = self.metrics
         self.storage = storage
         self.settings = settings
-        self.verifier = QuorumMaj.from_specs({sid: s.spec() for sid, s in config.servers.items()},
-                                             config.config_version)
         self.four_letter = fourletter.FourLetterContext(None, config, self._mode, time.monotonic())
         self.replica: Replica | None = None
         self._ip_counts: dict[str, int] = {}
@@ -99,7 +99,10 @@ class QuorumPeer:
         except (OSError, EpochFileError, EmptySnapshotError, NoValidSnapshotError, CorruptLogError) as error:
             log.critical("cannot load the database", error=str(error), data_dir=str(self.config.data_dir))
             return EXIT_DATADIR_UNUSABLE
-        self.replica = Replica(self.config, self.storage, restored.tree, epochs, self.four_letter)
+        verifier = QuorumMaj.from_specs({sid: s.spec() for sid, s in self.config.servers.items()},
+                                        self.config.config_version)
+        self.replica = Replica(self.config, self.storage, restored.tree, epochs, self.four_letter, verifier,
+                               self.config_path)
         self.four_letter.quorum = self.replica
         for entry in recent:
             self.replica.remember_replayed(entry)
@@ -117,6 +120,7 @@ class QuorumPeer:
         if listeners is None:
             return 1
         elector = LeaderElector.from_config(self.config)
+        replica.on_config = elector.reconfigure
         try:
             await elector.start()
         except OSError as error:
@@ -128,7 +132,6 @@ class QuorumPeer:
                                           initial_config=self.config_text)
         log.info("serving", version=ZOOKEEPER_VERSION, mode="quorum", my_id=replica.my_id,
                  port=self.config.client_port, zxid=f"0x{replica.last_zxid:x}")
-        observer = self.config.peer_type is LearnerType.OBSERVER
         stop_wait = loop.create_task(self._stopping.wait())
         try:
             while not self._stopping.is_set():
@@ -149,11 +152,10 @@ class QuorumPeer:
                          took_ms=decided.elapsed_ms)
                 self.metrics.election_time.record(decided.elapsed_ms)
                 if decided.state is PeerState.LEADING:
-                    leading = Leading(replica, self.verifier, self._make_core, self._stopping,
-                                      elector.update_current_epoch)
+                    leading = Leading(replica, self._make_core, self._stopping, elector.update_current_epoch)
                     reason = await leading.run()
                 else:
-                    observing = observer or decided.state is PeerState.OBSERVING
+                    observing = replica.is_observer or decided.state is PeerState.OBSERVING
                     following = Following(replica, decided.leader_sid, observing, self._make_core,
                                           self._stopping, elector.update_current_epoch)
                     reason = await following.run()

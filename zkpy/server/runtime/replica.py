@@ -6,6 +6,12 @@ the tree (replaced wholesale by a SNAP or a TRUNC), the Storage (log, snapshots)
 files, the committed log that syncs learners, and the serving slot the client port and the
 four-letter words read (None while not serving). It is also the quorum status the 4lw, the
 AdminServer and the metrics read (admin_commands.QuorumView): the roles keep it current.
+
+The quorum configuration in force (`verifier`, the membership) starts as zoo.cfg says and
+changes when a reconfiguration is activated (`activate`, only with reconfigEnabled, as
+QuorumPeer.processReconfig): the members, /zookeeper/config, the dynamic config file and the
+election follow it. Whatever tree the replica holds shows that configuration in
+/zookeeper/config, as ZKDatabase.initConfigInZKDatabase makes it.
 """
 
 from __future__ import annotations
@@ -13,18 +19,26 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import structlog
 
 from zkpy.datatree.tree import DataTree
 from zkpy.persistence.epochs import EpochFiles
 from zkpy.persistence.txnlog import LogEntry
 from zkpy.server.admin_commands import LearnerInfo, detailed_peer_state
 from zkpy.server.config import LearnerType, QuorumServer, ServerConfig
+from zkpy.server.dynamic_config import write_activated_config
 from zkpy.server.fourletter import FourLetterContext
+from zkpy.server.server_spec import parse_server_spec
 from zkpy.server.runtime.storage import Storage
 from zkpy.server.zkserver import ZooKeeperServer
 from zkpy.zab.committed_log import CommittedLog
 from zkpy.zab.packets import PacketType, packet
+from zkpy.zab.quorum import QuorumMaj
+
+log = structlog.get_logger("zkpy.quorum")
 
 
 @dataclass
@@ -34,6 +48,11 @@ class Replica:
     tree: DataTree
     epochs: EpochFiles
     four_letter: FourLetterContext
+    verifier: QuorumMaj
+    config_path: Path | None = None
+    on_config: Callable[[QuorumMaj], None] = lambda verifier: None
+    """Called after a new configuration is activated (the election follows it)."""
+    servers: dict[int, QuorumServer] = field(init=False)
     committed: CommittedLog = field(default_factory=CommittedLog)
     mode: str = "looking"
     core: ZooKeeperServer | None = None
@@ -46,9 +65,44 @@ class Replica:
     """Last, smallest and largest PROPOSAL packet while leading (ProposalStats)."""
     learner_infos: Callable[[], Sequence[LearnerInfo]] = lambda: ()
 
+    def __post_init__(self) -> None:
+        self.servers = _servers_of(self.verifier)
+        self.set_tree(self.tree)
+
+    def set_tree(self, tree: DataTree) -> None:
+        """Hold `tree` from now on (loaded, received by SNAP, reloaded after TRUNC)."""
+        self.tree = tree
+        tree.set_config(self.verifier.config_bytes(), self.verifier.version, int(time.time() * 1000))
+
+    @property
+    def is_observer(self) -> bool:
+        return not self.verifier.is_voter(self.my_id)
+
+    def activate(self, verifier: QuorumMaj) -> bool:
+        """Put a newer configuration in force; False when it is not newer or reconfig is off."""
+        if not self.config.reconfig_enabled or verifier.version <= self.verifier.version:
+            return False
+        self.verifier = verifier
+        self.servers = _servers_of(verifier)
+        self.tree.set_config(verifier.config_bytes(), verifier.version, int(time.time() * 1000))
+        if self.config_path is not None:
+            own = self.servers.get(self.my_id)
+            erase = own is not None and own.client_port is not None and (
+                self.config.servers.get(self.my_id, own).client_port is not None)
+            try:
+                written = write_activated_config(self.config_path, verifier, erase_client_address=erase)
+            except OSError as error:
+                log.error("cannot write the dynamic config file", error=str(error))
+            else:
+                log.info("configuration written", file=str(written))
+        log.info("configuration activated", version=f"0x{verifier.version:x}",
+                 voters=sorted(verifier.voting_members), observers=sorted(verifier.observing_members))
+        self.on_config(verifier)
+        return True
+
     @property
     def leader_address(self) -> str | None:
-        server = self.config.servers.get(self.leader_id)
+        server = self.servers.get(self.leader_id)
         return server.host if server is not None else None
 
     @property
@@ -57,10 +111,10 @@ class Replica:
 
     @property
     def quorum_size(self) -> int:
-        return len(self.config.voting_members)
+        return len(self.verifier.voting_members)
 
     def members(self) -> Mapping[int, QuorumServer]:
-        return self.config.servers
+        return self.servers
 
     def learners(self) -> Sequence[LearnerInfo]:
         return self.learner_infos()
@@ -124,3 +178,7 @@ class Replica:
             self.tree.apply(header, txn)
         if txn_bytes is not None:
             self.remember(header.zxid, txn_bytes)
+
+
+def _servers_of(verifier: QuorumMaj) -> dict[int, QuorumServer]:
+    return {sid: parse_server_spec(sid, member.spec) for sid, member in verifier.members.items()}
