@@ -8,6 +8,7 @@ so the member order decides whether zkpy or Apache ZooKeeper leads first.
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from pathlib import Path
@@ -15,11 +16,16 @@ from pathlib import Path
 import pytest
 from kazoo.client import KazooClient
 from kazoo.exceptions import ConnectionLoss, KazooException, SessionExpiredError
+from kazoo.protocol.serialization import Create2
+from kazoo.security import OPEN_ACL_UNSAFE
 
 from tests.support.ensemble import Ensemble
 from tests.support.servers import apache_zookeeper_available
 
 pytestmark = pytest.mark.interop
+
+CONTAINER_FLAGS = 4
+PERSISTENT_WITH_TTL_FLAGS = 5
 
 needs_apache = pytest.mark.skipif(not apache_zookeeper_available(), reason="Debian's zookeeper package is not installed")
 
@@ -157,3 +163,50 @@ def test_kill_leader_under_load_loses_no_acknowledged_write(tmp_path: Path) -> N
                 client.close()
             missing = [p for p in acked if p not in present]
             assert not missing, f"server {sid} lost {len(missing)} acknowledged writes, e.g. {missing[:3]}"
+
+
+class _CreateContainer(Create2):
+    """createContainer (opcode 19): kazoo has no call for it; the request is create2's."""
+
+    type = 19
+
+
+class _CreateTTL(Create2):
+    """createTTL (opcode 21): create2's request followed by the TTL in ms."""
+
+    type = 21
+
+    def serialize(self) -> bytearray:
+        return super().serialize() + struct.pack(">q", 200)
+
+
+def _raw_create(client: KazooClient, request: Create2) -> None:
+    result = client.handler.async_result()
+    client._call(request, result)
+    result.get(timeout=10)
+
+
+@pytest.mark.timeout(120)
+def test_the_leader_reaps_empty_containers_and_expired_ttl_nodes_for_the_ensemble(tmp_path: Path) -> None:
+    config = {"znode.container.checkIntervalMs": "300", "extendedTypesEnabled": "true"}
+    with Ensemble(tmp_path, ["zkpy"] * 3, extra_config=config) as ensemble:
+        follower = min(sid for sid in ensemble.members if sid != ensemble.leader())
+        client = _client(ensemble, follower)
+        try:
+            _raw_create(client, _CreateContainer("/box", b"", OPEN_ACL_UNSAFE, CONTAINER_FLAGS))
+            client.create("/box/item")
+            client.delete("/box/item")
+            _raw_create(client, _CreateTTL("/short", b"", OPEN_ACL_UNSAFE, PERSISTENT_WITH_TTL_FLAGS))
+            assert client.exists("/short") is not None
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and (client.exists("/box") or client.exists("/short")):
+                time.sleep(0.2)
+        finally:
+            client.stop()
+        for sid in ensemble.members:
+            reader = _client(ensemble, sid)
+            try:
+                reader.sync("/")
+                assert reader.exists("/box") is None and reader.exists("/short") is None, sid
+            finally:
+                reader.stop()

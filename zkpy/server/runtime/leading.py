@@ -27,6 +27,7 @@ from zkpy.persistence.snapshot import serialize_sync_snapshot
 from zkpy.server.admin_commands import LearnerInfo
 from zkpy.server.config import LearnerType
 from zkpy.server.reconfig import ReconfigRejected, next_config
+from zkpy.server.runtime.housekeeping import reap_containers
 from zkpy.server.runtime.replica import Replica
 from zkpy.server.zkserver import ZooKeeperServer
 from zkpy.zab import leader as L
@@ -133,7 +134,8 @@ class Leading:
         replica.zab_state = "DISCOVERY"
         replica.proposal_sizes = (-1, -1, -1)
         replica.learner_infos = self._learner_infos
-        tasks = [loop.create_task(self._ticks()), loop.create_task(self._log_loop())]
+        tasks = [loop.create_task(self._ticks()), loop.create_task(self._log_loop()),
+                 loop.create_task(reap_containers(config, lambda: self.server))]
         stop_wait = loop.create_task(self.stopping.wait())
         done_wait = loop.create_task(self._done.wait())
         await asyncio.wait([stop_wait, done_wait], return_when=asyncio.FIRST_COMPLETED)

@@ -26,12 +26,12 @@ from zkpy.persistence.snapshot_files import NoValidSnapshotError
 from zkpy.persistence.txnlog import CorruptLogError
 from zkpy.server import fourletter
 from zkpy.server.config import ServerConfig
-from zkpy.server.containers import ReaperPolicy
 from zkpy.server.logs import configure_logging
 from zkpy.server.prep import PrepPolicy
 from zkpy.server.metrics import ServerMetrics
 from zkpy.server.runtime.admin_http import start_http_endpoints
 from zkpy.server.runtime.client_port import ClientConnection, listen_for_clients
+from zkpy.server.runtime.housekeeping import autopurge, log_config_warnings, reap_containers
 from zkpy.server.runtime.quorum_peer import QuorumPeer
 from zkpy.server.runtime.storage import Storage
 from zkpy.server.version import ZOOKEEPER_VERSION
@@ -62,16 +62,6 @@ def settings_from(config: ServerConfig) -> ServerSettings:
             standalone=standalone,
             skip_acl=config.skip_acl,
         ),
-    )
-
-
-def reaper_policy(config: ServerConfig) -> ReaperPolicy:
-    """ZooKeeper reads these as JVM flags (znode.container.*); zkpy takes them from zoo.cfg."""
-    extra = config.extra
-    return ReaperPolicy(
-        check_interval_ms=int(extra.get("znode.container.checkIntervalMs", 60_000)),
-        max_per_minute=int(extra.get("znode.container.maxPerMinute", 10_000)),
-        max_never_used_interval_ms=int(extra.get("znode.container.maxNeverUsedIntervalMs", 0)),
     )
 
 
@@ -128,19 +118,6 @@ class StandaloneServer:
             await asyncio.sleep(EXPIRY_CHECK_INTERVAL_S)
             self.core.tick()
 
-    async def _reap_containers(self) -> None:
-        policy = reaper_policy(self.config)
-        while True:
-            await asyncio.sleep(policy.check_interval_ms / 1000)
-            self.core.reap_containers(policy)
-
-    async def _autopurge(self) -> None:
-        interval_s = self.config.autopurge_purge_interval_hours * 3600
-        while True:
-            await asyncio.sleep(interval_s)
-            purged = await self.storage.purge_old_files()
-            log.info("autopurge", deleted=len(purged), retained_snapshots=self.storage.retain_count)
-
     def _protocol(self) -> ClientConnection:
         return ClientConnection(self.core, self.four_letter, self.config.jute_max_buffer,
                                 self.config.max_client_cnxns, self._ip_counts)
@@ -154,21 +131,15 @@ class StandaloneServer:
         if listeners is None:
             await self.storage.close()
             return 1
-        for warning in self.config.warnings:
-            log.warning("config", detail=warning)
-        for key in self.config.unimplemented_keys():
-            log.warning("config key not implemented yet; kept", key=key)
-        for key in self.config.unknown_keys():
-            log.info("unknown config key kept as a system property", key=key, property=f"zookeeper.{key}")
+        log_config_warnings(self.config)
         http = await start_http_endpoints(self.config, self.four_letter, metrics=self.metrics,
                                           initial_config=self.config_text)
         log.info("serving", version=ZOOKEEPER_VERSION, mode="standalone",
                  address=self.config.client_port_address or "0.0.0.0", port=self.config.client_port,
                  zxid=f"0x{self.core.last_zxid:x}")
         tasks = [loop.create_task(self._commit_loop()), loop.create_task(self._expire_sessions()),
-                 loop.create_task(self._reap_containers())]
-        if self.config.autopurge_purge_interval_hours > 0:
-            tasks.append(loop.create_task(self._autopurge()))
+                 loop.create_task(reap_containers(self.config, lambda: self.core)),
+                 loop.create_task(autopurge(self.config, self.storage))]
         await self._stopped.wait()
         log.info("shutting down")
         for task in tasks:

@@ -31,6 +31,7 @@ from zkpy.server.metrics import ServerMetrics
 from zkpy.server.runtime.admin_http import start_http_endpoints
 from zkpy.server.runtime.client_port import ClientConnection, listen_for_clients
 from zkpy.server.runtime.following import Following
+from zkpy.server.runtime.housekeeping import autopurge, log_config_warnings
 from zkpy.server.runtime.leader_elector import LeaderElector
 from zkpy.server.runtime.leading import Leading
 from zkpy.server.runtime.replica import Replica
@@ -130,6 +131,8 @@ class QuorumPeer:
             return 1
         http = await start_http_endpoints(self.config, self.four_letter, replica, metrics=self.metrics,
                                           initial_config=self.config_text)
+        log_config_warnings(self.config)
+        purging = loop.create_task(autopurge(self.config, self.storage))
         log.info("serving", version=ZOOKEEPER_VERSION, mode="quorum", my_id=replica.my_id,
                  port=self.config.client_port, zxid=f"0x{replica.last_zxid:x}")
         stop_wait = loop.create_task(self._stopping.wait())
@@ -162,6 +165,7 @@ class QuorumPeer:
                 log.info("role ended", reason=reason)
         finally:
             stop_wait.cancel()
+            purging.cancel()
             log.info("shutting down")
             replica.stop_serving("server shutting down")
             for listener in listeners:
