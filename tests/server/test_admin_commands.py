@@ -102,6 +102,17 @@ QUORUM_SERVER_VIEW_KEYS = ["server_addresses", "election_addresses", "client_add
 LEARNER_INFO_KEYS = ["remote_socket_address", "sid", "established", "queued_packets",
                      "queued_packets_size", "packets_received", "packets_sent", "requests",
                      "last_zxid"]
+# The gauges of an Apache ZooKeeper 3.8.0 leader's mntr, in its order.
+APACHE_LEADER_GAUGES = """
+ephemerals_count num_alive_connections avg_latency min_proposal_size outstanding_requests
+znode_count global_sessions non_mtls_remote_conn_count last_client_response_size packets_sent
+packets_received max_proposal_size max_client_response_size synced_followers
+connection_drop_probability watch_count synced_non_voting_followers synced_observers
+auth_failed_count min_latency max_file_descriptor_count approximate_data_size
+open_file_descriptor_count last_proposal_size pending_syncs leader_uptime local_sessions uptime
+max_latency outstanding_tls_handshake learners min_client_response_size
+non_mtls_local_conn_count quorum_size
+""".split()
 LEADER_ONLY_GAUGES = {"learners", "synced_followers", "synced_non_voting_followers",
                       "pending_syncs", "leader_uptime", "last_proposal_size",
                       "max_proposal_size", "min_proposal_size"}
@@ -144,6 +155,7 @@ class FakeQuorum:
     sync_mode: str = "NONE"
     pending_syncs: int = 0
     leader_uptime_ms: int = 0
+    proposal_sizes: tuple[int, int, int] = (-1, -1, -1)
     resets: int = 0
 
     def members(self) -> Mapping[int, QuorumServer]:
@@ -385,12 +397,15 @@ def test_mntr_standalone(world: World) -> None:
     assert names[:2] == ["version", "server_state"] and names[-2:] == END
     assert mntr["znode_count"] == world.server.tree.node_count
     assert isinstance(mntr["avg_latency"], float)
-    # The 4lw's gauges in its order, then the metrics' default dump.
-    gauges = [name for name, _, present in fourletter._MNTR_GAUGES if present is fourletter._always]
+    # Every gauge that exists standalone, in Apache's order, then the metrics' default dump.
+    gauges = [name for name, when, _ in ac.GAUGES if when == ac.ALWAYS]
     assert names[2:2 + len(gauges)] == gauges
+    assert names[2 + len(gauges):-2] == [key for key, _ in world.ctx.metrics.dump()]
     assert {"commit_count", "avg_fsynctime", "p99_readlatency", "cnt_election_time"} <= set(names)
     assert not LEADER_ONLY_GAUGES & set(names)
     assert "peer_state" not in names and "quorum_size" not in names
+    assert (mntr["connection_drop_probability"], mntr["local_sessions"]) == (0.0, 0)
+    assert mntr["last_client_response_size"] == -1
 
 
 def test_mntr_under_the_prometheus_provider_uses_sample_names(world: World) -> None:
@@ -484,7 +499,11 @@ def test_a_follower_without_observers_answers_like_a_standalone(quorum_world: Wo
 
 def test_srvr_on_the_leader_has_proposal_stats(quorum_world: World) -> None:
     expected = SRVR_KEYS[:4] + ["proposal_stats", "node_count"] + END
-    assert keys(quorum_world.run("srvr")) == expected
+    quorum_world.ctx.quorum.proposal_sizes = (40, 36, 120)  # type: ignore[union-attr]
+    srvr = quorum_world.run("srvr")
+    assert keys(srvr) == expected
+    assert srvr["proposal_stats"] == {"last_buffer_size": 40, "min_buffer_size": 36,
+                                      "max_buffer_size": 120}
     quorum_world.mode[0] = "follower"
     assert "proposal_stats" not in quorum_world.run("srvr")
 
@@ -496,10 +515,16 @@ def test_mntr_on_the_leader_and_on_a_follower(quorum_world: World) -> None:
     assert LEADER_ONLY_GAUGES | {"synced_observers", "quorum_size"} <= set(mntr)
     assert (mntr["learners"], mntr["synced_followers"], mntr["synced_observers"]) == (2, 1, 1)
     assert (mntr["quorum_size"], mntr["pending_syncs"], mntr["leader_uptime"]) == (3, 1, 4242)
+    assert (mntr["last_proposal_size"], mntr["min_proposal_size"]) == (-1, -1)
+    # Apache 3.8's leader: all gauges in one table, leader-only ones among the others.
+    gauges = [name for name, _, _ in ac.GAUGES]
+    assert keys(mntr)[3:3 + len(gauges)] == gauges == APACHE_LEADER_GAUGES
     quorum_world.mode[0] = "follower"
     follower = quorum_world.run("mntr")
     assert not LEADER_ONLY_GAUGES & set(follower)
     assert follower["peer_state"] == "following - broadcast"
+    follower_gauges = [k for k in APACHE_LEADER_GAUGES if k not in LEADER_ONLY_GAUGES]
+    assert keys(follower)[3:3 + len(follower_gauges)] == follower_gauges
     quorum_world.mode[0] = "observer"
     assert quorum_world.run("mntr")["observer_master_id"] == 2
 

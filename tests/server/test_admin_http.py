@@ -151,7 +151,7 @@ def test_zkpy_provider_name_and_export_switch(world: World, tmp_path: Path) -> N
 
     async def body(endpoints: HttpEndpoints, session: aiohttp.ClientSession) -> None:
         _, _, text = await get(session, endpoints.metrics_port, "/metrics")
-        assert "znode_count" in text and "process_" not in text
+        assert "znode_count" in text and "# TYPE process_" not in text
 
     serve(world, config, body)
 

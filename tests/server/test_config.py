@@ -119,6 +119,7 @@ def test_defaults() -> None:
     assert not config.extended_types_enabled and config.super_digest is None
     assert config.snapshot_compression_method == ""
     assert not config.readonly_mode_enabled
+    assert config.log_level is None and config.log_format is None
     assert config.extra == {} and config.warnings == ()
 
 
@@ -175,6 +176,11 @@ def test_session_timeouts_follow_tick_unless_set() -> None:
         ("snapshot.compression.method=snappy", "snapshot_compression_method", "snappy"),
         ("digest.enabled=false", "digest_enabled", False),
         ("readonlymode.enabled=true", "readonly_mode_enabled", True),
+        ("zkpy.logLevel=debug", "log_level", "DEBUG"),
+        ("zkpy.logLevel=WARNING", "log_level", "WARNING"),
+        ("zkpy.logFormat=JSON", "log_format", "json"),
+        ("zkpy.logFormat=console", "log_format", "console"),
+        ("zkpy.logFormat=console", "extra", {}),
         ("electionAlg=3", "extra", {}),
         ("version=100000000", "config_version", 0x100000000),
     ],
@@ -308,6 +314,9 @@ def test_other_keys_are_kept_in_extra() -> None:
         ("secureClientPort=tls", "zoo.cfg:2: secureClientPort: 'tls' is not an integer"),
         ("sslQuorum=maybe", "zoo.cfg:2: sslQuorum: 'maybe' is not 'true' or 'false'"),
         ("version=xyz", "zoo.cfg:2: version: 'xyz' is not a hexadecimal number"),
+        ("zkpy.logLevel=loud", "zoo.cfg:2: zkpy.logLevel: 'loud' is not one of DEBUG, INFO, "
+         "WARNING, ERROR, CRITICAL"),
+        ("zkpy.logFormat=xml", "zoo.cfg:2: zkpy.logFormat: 'xml' is not one of console, json"),
         ("dataLogDir=", "zoo.cfg:2: dataLogDir: must not be empty"),
         ("clientPortAddress=127.0.0.1", "zoo.cfg:2: clientPortAddress: clientPortAddress is "
          "set but clientPort is not set"),

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import math
 import os
 import re
 import shutil
@@ -33,8 +34,14 @@ from kazoo.client import KazooClient
 from zkpy.datatree.acl import OPEN_ACL_UNSAFE
 from zkpy.jute import records as r
 from zkpy.jute.constants import CreateMode, OpCode
-from zkpy.server import fourletter
+from zkpy.server import admin_commands, fourletter
 from zkpy.server.config import ServerConfig, parse_config
+from zkpy.server.metrics import (
+    ADVANCED_SUMMARIES,
+    BASIC_SUMMARIES,
+    PrometheusExport,
+    ServerMetrics,
+)
 from zkpy.server.version import ZOOKEEPER_VERSION
 
 from tests.server.fakes import FakeConnection, Harness
@@ -111,6 +118,7 @@ def watch_data(h: Harness, conn: FakeConnection, path: str) -> None:
 @pytest.fixture()
 def world(tmp_path: Path) -> Iterator[World]:
     h = Harness(tick_ms=2000)
+    h.server.metrics = ServerMetrics()
     a, _ = h.connect(timeout_ms=10000)
     b, _ = h.connect(timeout_ms=10000)
     a.remote_address = ("127.0.0.1", 40001)
@@ -269,18 +277,32 @@ def test_dump_leaves_expired_sessions_out_of_the_buckets(world: World) -> None:
     assert lines[3] == f"\t{sid(world.b)}"
 
 
+# The gauges of a standalone Apache ZooKeeper 3.8.0's mntr, in its order.
+APACHE_STANDALONE_GAUGES = """
+ephemerals_count num_alive_connections avg_latency outstanding_requests znode_count
+global_sessions non_mtls_remote_conn_count last_client_response_size packets_sent
+packets_received max_client_response_size connection_drop_probability watch_count
+auth_failed_count min_latency max_file_descriptor_count approximate_data_size
+open_file_descriptor_count local_sessions uptime max_latency outstanding_tls_handshake
+min_client_response_size non_mtls_local_conn_count
+""".split()
+
+
 def test_mntr_keys_values_and_order(world: World) -> None:
     lines = world.run("mntr").splitlines()
     pairs = [line.split("\t") for line in lines]
     assert all(len(p) == 2 for p in pairs)
     values = dict(pairs)
-    assert [k for k, _ in pairs] == [
-        "zk_version", "zk_server_state", "zk_ephemerals_count", "zk_num_alive_connections",
-        "zk_avg_latency", "zk_outstanding_requests", "zk_znode_count", "zk_global_sessions",
-        "zk_packets_sent", "zk_packets_received", "zk_watch_count", "zk_auth_failed_count",
-        "zk_min_latency", "zk_max_file_descriptor_count", "zk_approximate_data_size",
-        "zk_open_file_descriptor_count", "zk_local_sessions", "zk_uptime", "zk_max_latency",
-    ]
+    keys = [k for k, _ in pairs]
+    metrics = world.server.metrics
+    # Apache 3.8.0 prints 485 lines standalone: 2 server values, 24 gauges, 47 counters, 41
+    # basic summaries (5 lines each) and 23 advanced ones (9 lines each).
+    assert len(keys) == 485
+    assert keys == (["zk_version", "zk_server_state"]
+                    + [f"zk_{name}" for name in APACHE_STANDALONE_GAUGES]
+                    + [f"zk_{name}" for name, _ in metrics.dump()])
+    assert keys[26:28] == ["zk_proposal_count", "zk_watch_bytes"]
+    assert keys[-9:-7] == ["zk_avg_write_commitproc_time_ms", "zk_min_write_commitproc_time_ms"]
     assert values["zk_version"] == ZOOKEEPER_VERSION
     assert values["zk_server_state"] == "standalone"
     assert values["zk_ephemerals_count"] == "3"
@@ -291,6 +313,39 @@ def test_mntr_keys_values_and_order(world: World) -> None:
     assert values["zk_watch_count"] == "4"
     assert values["zk_approximate_data_size"] == str(world.server.tree.approximate_data_size)
     assert int(values["zk_open_file_descriptor_count"]) > 0
+    assert values["zk_connection_drop_probability"] == "0.0"
+    assert values["zk_cnt_jvm_pause_time_ms"] == "0"
+    assert values["zk_avg_fsynctime"] == "0.0" and values["zk_p999_readlatency"] == "0"
+    assert int(values["zk_cnt_readlatency"]) == metrics.readlatency.count > 0
+
+
+def test_mntr_is_the_admin_servers_monitor(world: World) -> None:
+    """One source: the 4lw prints the AdminServer's monitor fields, Java-formatted."""
+    admin = admin_commands.AdminContext(world.ctx, metrics=world.server.metrics)
+    assert world.ctx.admin is admin
+    world.server.metrics.fsynctime.record(3)
+    world.server.metrics.fsynctime.record(4)
+    monitor = admin_commands.run_command("monitor", admin)
+    text = world.run("mntr")
+    expected = "".join(f"zk_{k}\t{fourletter.java_text(v)}\n" for k, v in monitor.items()
+                       if k not in ("command", "error"))
+    volatile = re.compile(r"^zk_(uptime|open_file_descriptor_count|packets_\w+)\t.*$", re.M)
+    assert volatile.sub("", text) == volatile.sub("", expected)
+    assert "zk_avg_fsynctime\t3.5\n" in text and "zk_cnt_fsynctime\t2\n" in text
+
+
+def test_mntr_under_the_prometheus_provider_prints_sample_names(world: World) -> None:
+    admin = admin_commands.AdminContext(world.ctx, metrics=world.server.metrics)
+    admin.prometheus = PrometheusExport(admin, export_process_info=False)
+    text = world.run("mntr")
+    assert 'zk_fsynctime{quantile="0.5"}\tNaN\n' in text
+    assert "zk_znode_count\t9.0\n" in text and "zk_fsynctime_count\t0.0\n" in text
+    assert "zk_avg_fsynctime" not in text
+
+
+def test_java_text() -> None:
+    assert [fourletter.java_text(v) for v in (0, -1, 0.0, 2.5, 1e7, math.nan, True, "x")] == [
+        "0", "-1", "0.0", "2.5", "1.0E7", "NaN", "true", "x"]
 
 
 def test_conf_for_a_standalone_server(world: World, tmp_path: Path) -> None:
@@ -385,7 +440,7 @@ def test_whitelist_refusal(tmp_path: Path, world: World) -> None:
 def test_words_and_replies_count_as_packets(tmp_path: Path, world: World) -> None:
     stats = world.server.stats
     received, sent = stats.packets_received, stats.packets_sent
-    world.run("mntr")
+    world.run("ruok")
     assert (stats.packets_received, stats.packets_sent) == (received + 1, sent + 1)
     world.run("stmk")
     assert (stats.packets_received, stats.packets_sent) == (received + 2, sent + 1)
@@ -393,6 +448,10 @@ def test_words_and_replies_count_as_packets(tmp_path: Path, world: World) -> Non
     world.run("cons")
     assert (stats.packets_received, stats.packets_sent) == (received + 3, sent + 2)
     assert (world.asking.stats.packets_received, world.asking.stats.packets_sent) == (3, 2)
+    # mntr's ~16 kB (as Apache's) go out as two 8192-character packets.
+    world.ctx.config = make_config(tmp_path)
+    assert 8192 < len(world.run("mntr")) <= 2 * 8192
+    assert (stats.packets_received, stats.packets_sent) == (received + 4, sent + 4)
 
 
 def test_long_replies_count_one_packet_per_8192_characters(world: World) -> None:
@@ -691,7 +750,8 @@ def mntr_pairs(text: str) -> list[tuple[str, str]]:
     pairs = []
     for line in text.split("\n")[:-1]:
         key, _, value = line.partition("\t")
-        assert re.fullmatch(r"zk_\w+", key) and value, line
+        # A summary set's key (a top-level znode name) may hold any character but a tab.
+        assert re.fullmatch(r"zk_\w+|zk_\w+_[^\t]+_\w+", key) and value, line
         pairs.append((key, value))
     assert text.endswith("\n")
     return pairs
@@ -703,26 +763,66 @@ CLASSIC_MNTR_KEYS = {
     "zk_znode_count", "zk_watch_count", "zk_ephemerals_count", "zk_approximate_data_size",
     "zk_open_file_descriptor_count", "zk_max_file_descriptor_count",
 }
+UNRECORDED_SET_ENTRY = re.compile(
+    r"zk_(avg|min|max|cnt|sum|p50|p95|p99|p999)_.+_(read_per_namespace|write_per_namespace"
+    r"|learner_handler_qp_size|learner_handler_qp_time_ms)")
+"""Entries of summary sets zkpy does not record (bytes per top-level znode, learner handler
+queues): Apache prints one block per key once it has recorded something for it."""
+SUMMARY_FAMILIES = frozenset(BASIC_SUMMARIES + ADVANCED_SUMMARIES)
+RECORDED_FAMILIES = frozenset(ServerMetrics.__annotations__)
+"""What zkpy records; every other family must show ZooKeeper's nothing-recorded values."""
+UNRECORDED_FAMILIES = frozenset(f.name for f in ServerMetrics().families()) - RECORDED_FAMILIES
+TIMING_FAMILIES = {"fsynctime", "snapshottime", "readlatency", "updatelatency",
+                   "sync_processor_batch_size", "election_time", "follower_sync_time",
+                   "observer_sync_time"}
+"""Recorded by both, but timings (and batches, which timing decides; zkpy also counts its
+start-up snapshot and session creations differently): compared by form only."""
+
+
+def family(key: str) -> str:
+    """The metric a mntr key belongs to: zk_p99_readlatency -> readlatency."""
+    name = key.removeprefix("zk_")
+    prefix, _, rest = name.partition("_")
+    if prefix in ("avg", "min", "max", "cnt", "sum", "p50", "p95", "p99", "p999") \
+            and rest in SUMMARY_FAMILIES:
+        return rest
+    return name
+
+
+def java_form(value: str) -> str:
+    return "long" if re.fullmatch(r"-?\d+", value) else (
+        "double" if re.fullmatch(r"-?\d+\.\d+(E-?\d+)?|NaN", value) else "text")
+
+
+def compare_mntr(apache: list[tuple[str, str]], zkpy: list[tuple[str, str]],
+                 volatile: set[str]) -> None:
+    """zkpy prints every key Apache prints (but for unrecorded summary sets), in Apache's order,
+    each value in the same Java form; what zkpy does not record at its initial value, the rest
+    equal to Apache's but for the `volatile` keys and families."""
+    apache_keys = [k for k, _ in apache if not UNRECORDED_SET_ENTRY.fullmatch(k)]
+    zkpy_keys = [k for k, _ in zkpy]
+    assert zkpy_keys == apache_keys, "\n".join(difflib.unified_diff(
+        apache_keys, zkpy_keys, "apache", "zkpy", lineterm=""))
+    apache_values = dict(apache)
+    for key, value in zkpy:
+        expected = apache_values[key]
+        assert java_form(value) == java_form(expected), (key, expected, value)
+        if key == "zk_version" or key in volatile or family(key) in volatile:
+            continue
+        if family(key) in UNRECORDED_FAMILIES:
+            assert value in ("0", "0.0"), (key, value)
+        else:
+            assert value == expected, (key, expected, value)
 
 
 @pytest.mark.interop
 def test_mntr_matches_apache(main_observations: dict[str, Observation]) -> None:
     apache = mntr_pairs(main_observations["apache"].outputs["mntr"])
     zkpy = mntr_pairs(main_observations["zkpy"].outputs["mntr"])
-    apache_keys = [k for k, _ in apache]
-    zkpy_keys = [k for k, _ in zkpy]
-    assert apache_keys[:2] == zkpy_keys[:2] == ["zk_version", "zk_server_state"]
-    assert CLASSIC_MNTR_KEYS <= set(zkpy_keys)
-    assert set(zkpy_keys) <= set(apache_keys), set(zkpy_keys) - set(apache_keys)
-    assert zkpy_keys == [k for k in apache_keys if k in set(zkpy_keys)], "not in Apache's order"
-    apache_values = dict(apache)
-    for key, value in zkpy:
-        if key in VOLATILE_MNTR_KEYS:
-            kind = "float" if "avg" in key else "int"
-            pattern = r"\d+\.\d+(E-?\d+)?" if kind == "float" else r"-?\d+"
-            assert re.fullmatch(pattern, apache_values[key]) and re.fullmatch(pattern, value), key
-        elif key != "zk_version":
-            assert value == apache_values[key], (key, apache_values[key], value)
+    assert [k for k, _ in zkpy][:2] == ["zk_version", "zk_server_state"]
+    assert CLASSIC_MNTR_KEYS <= {k for k, _ in zkpy}
+    assert len(zkpy) == 485
+    compare_mntr(apache, zkpy, set(VOLATILE_MNTR_KEYS) | TIMING_FAMILIES)
 
 
 def quirks_scenario(clients: dict[str, Any]) -> None:

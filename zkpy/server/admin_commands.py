@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import os
 import re
+import resource
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -37,8 +38,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from zkpy.persistence.names import SNAPSHOT_PREFIX, sort_data_dir, zxid_from_name
 from zkpy.server.fourletter import (
-    _MNTR_GAUGES,
-    _always,
     FourLetterContext,
     _dir_size,
     _interest_ops,
@@ -59,6 +58,7 @@ NOT_SERVING_ERROR = "This ZooKeeper instance is not currently serving requests"
 Params = Mapping[str, str]
 Fields = list[tuple[str, object]]
 _JAVA_LONG = re.compile(r"[+-]?[0-9]+")
+_NO_BUFFERS = (-1, -1, -1)
 
 
 # ---------------------------------------------------------------- what the ensemble provides
@@ -95,6 +95,9 @@ class QuorumView(Protocol):
     sync_mode: NONE, DIFF, SNAP or TRUNC, how this peer is syncing (QuorumPeer.SyncMode).
     pending_syncs: on the leader, learners' sync requests waiting for a commit.
     leader_uptime_ms: on the leader, how long it has been leading.
+    proposal_sizes: on the leader, the sizes of the last, smallest and largest txn it proposed
+        in its current term, -1 each before the first (Leader's ProposalStats; ZooKeeper's
+        txns also carry a 12-byte digest, which zkpy's proposals leave out).
     members(): the current configuration, participants and observers, by sid.
     learners(): on the leader, every learner handler; on a follower, the observers it serves;
         empty otherwise.
@@ -107,6 +110,7 @@ class QuorumView(Protocol):
     sync_mode: str
     pending_syncs: int
     leader_uptime_ms: int
+    proposal_sizes: tuple[int, int, int]
 
     def members(self) -> Mapping[int, QuorumServer]: ...
 
@@ -126,6 +130,10 @@ class AdminContext:
     metrics: ServerMetrics | None = None
     prometheus: PrometheusExport | None = None
     initial_config: str | None = None
+
+    def __post_init__(self) -> None:
+        # The 4lw `mntr` prints this context's monitor fields: one source for both.
+        self.four_letter.admin = self
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,12 +167,10 @@ def _quorum(ctx: AdminContext) -> QuorumView | None:
     return ctx.quorum if _serving(ctx.four_letter) else None
 
 
-def _buffer_stats(stats: Any) -> dict[str, object]:
-    """BufferStats: -1 everywhere until a buffer has been seen."""
-    if stats is None:
-        return {"last_buffer_size": -1, "min_buffer_size": -1, "max_buffer_size": -1}
-    return {"last_buffer_size": stats.last, "min_buffer_size": stats.min,
-            "max_buffer_size": stats.max}
+def _buffer_stats(sizes: tuple[int, int, int]) -> dict[str, object]:
+    """BufferStats from (last, min, max): -1 everywhere until a buffer has been seen."""
+    last, smallest, largest = sizes
+    return {"last_buffer_size": last, "min_buffer_size": smallest, "max_buffer_size": largest}
 
 
 def _is_secure(conn: Any) -> bool:
@@ -234,52 +240,124 @@ def _synced_observers(quorum: QuorumView) -> list[LearnerInfo]:
 # ---------------------------------------------------------------- gauges (mntr, /metrics)
 
 
-def _number(value: object) -> object:
-    # fourletter renders avg_latency as Java's text already; the JSON and Prometheus want it
-    # as the double it is.
-    return float(value) if isinstance(value, str) else value
+def _open_fds() -> int:
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return -1
+
+
+def _max_fds() -> int:
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _ephemerals_count(ctx: AdminContext) -> int:
+    return sum(len(paths) for paths in ctx.four_letter.server.tree.ephemerals.values())
+
+
+def _global_sessions(ctx: AdminContext) -> int:
+    # A quorum server's tracker knows the sessions of its own clients only; the tree has all.
+    fl = ctx.four_letter
+    return len(fl.server.tracker.sessions if fl.quorum is None else fl.server.tree.sessions)
+
+
+def _client_response(ctx: AdminContext) -> tuple[int, int, int]:
+    """Last, smallest and largest reply size (ServerStats' BufferStats), -1 before the first."""
+    stats = ctx.metrics.client_response if ctx.metrics is not None else None
+    return (stats.last, stats.min, stats.max) if stats is not None else _NO_BUFFERS
+
+
+def _view(ctx: AdminContext) -> QuorumView:
+    """The quorum view, for gauges that exist only on a quorum peer's server."""
+    quorum = _quorum(ctx)
+    assert quorum is not None
+    return quorum
+
+
+def _synced_followers(ctx: AdminContext, voting: bool) -> int:
+    quorum = _view(ctx)
+    participants = {sid for sid, m in quorum.members().items() if m.role is LearnerType.PARTICIPANT}
+    return sum(1 for lr in quorum.learners()
+               if lr.learner_type is LearnerType.PARTICIPANT and lr.synced
+               and (lr.sid in participants) == voting)
+
+
+def _synced_observer_count(ctx: AdminContext) -> int | None:
+    """The leader's synced observers; on a follower those it serves, null (left out of `mntr`)
+    when it serves none."""
+    quorum = _view(ctx)
+    mode = ctx.four_letter.mode()
+    if mode == "leader" or (mode == "follower" and quorum.learners()):
+        return len(_synced_observers(quorum))
+    return None
+
+
+def _average(latency: Any) -> float:
+    return java_average(latency.total_ms, latency.count)
+
+
+def _quorum_size(ctx: AdminContext) -> int:
+    return sum(1 for m in _view(ctx).members().values() if m.role is LearnerType.PARTICIPANT)
+
+
+ALWAYS, QUORUM, LEADER = "always", "quorum", "leader"
+"""When a gauge exists: on every server; on a quorum peer's server (ZooKeeper registers it with
+the quorum server); only while leading (registered when leading starts, removed when it ends)."""
+
+Gauge = tuple[str, str, Callable[[AdminContext], object]]
+
+GAUGES: tuple[Gauge, ...] = (
+    ("ephemerals_count", ALWAYS, _ephemerals_count),
+    ("num_alive_connections", ALWAYS, lambda c: len(c.four_letter.server.connections)),
+    ("avg_latency", ALWAYS, lambda c: _average(c.four_letter.server.stats.latency)),
+    ("min_proposal_size", LEADER, lambda c: _view(c).proposal_sizes[1]),
+    ("outstanding_requests", ALWAYS, lambda c: c.four_letter.server.outstanding_requests),
+    ("znode_count", ALWAYS, lambda c: c.four_letter.server.tree.node_count),
+    ("global_sessions", ALWAYS, _global_sessions),
+    ("non_mtls_remote_conn_count", ALWAYS, lambda c: 0),
+    ("last_client_response_size", ALWAYS, lambda c: _client_response(c)[0]),
+    ("packets_sent", ALWAYS, lambda c: c.four_letter.server.stats.packets_sent),
+    ("packets_received", ALWAYS, lambda c: c.four_letter.server.stats.packets_received),
+    ("max_proposal_size", LEADER, lambda c: _view(c).proposal_sizes[2]),
+    ("max_client_response_size", ALWAYS, lambda c: _client_response(c)[2]),
+    ("synced_followers", LEADER, lambda c: _synced_followers(c, voting=True)),
+    ("connection_drop_probability", ALWAYS, lambda c: 0.0),
+    ("watch_count", ALWAYS, lambda c: c.four_letter.server.tree.data_watches.watch_count
+     + c.four_letter.server.tree.child_watches.watch_count),
+    ("synced_non_voting_followers", LEADER, lambda c: _synced_followers(c, voting=False)),
+    ("synced_observers", QUORUM, _synced_observer_count),
+    ("auth_failed_count", ALWAYS, lambda c: c.four_letter.server.stats.auth_failed_count),
+    ("min_latency", ALWAYS, lambda c: c.four_letter.server.stats.latency.min_ms),
+    ("max_file_descriptor_count", ALWAYS, lambda c: _max_fds()),
+    ("approximate_data_size", ALWAYS, lambda c: c.four_letter.server.tree.approximate_data_size),
+    ("open_file_descriptor_count", ALWAYS, lambda c: _open_fds()),
+    ("last_proposal_size", LEADER, lambda c: _view(c).proposal_sizes[0]),
+    ("pending_syncs", LEADER, lambda c: _view(c).pending_syncs),
+    ("leader_uptime", LEADER, lambda c: _view(c).leader_uptime_ms),
+    ("local_sessions", ALWAYS, lambda c: 0),
+    ("uptime", ALWAYS, lambda c: _uptime_ms(c.four_letter)),
+    ("max_latency", ALWAYS, lambda c: c.four_letter.server.stats.latency.max_ms),
+    ("outstanding_tls_handshake", ALWAYS, lambda c: 0),
+    ("learners", LEADER, lambda c: len(_view(c).learners())),
+    ("min_client_response_size", ALWAYS, lambda c: _client_response(c)[1]),
+    ("non_mtls_local_conn_count", ALWAYS, lambda c: 0),
+    ("quorum_size", QUORUM, _quorum_size),
+)
+"""Every gauge ZooKeeper 3.8 registers, in the order its default provider dumps them (a
+ConcurrentHashMap's order, which a given set of names keeps; those absent in a mode are simply
+skipped). zkpy has no mTLS, TLS handshake throttling, connection dropping or local sessions:
+those read as ZooKeeper's do when unused."""
 
 
 def gauge_values(ctx: AdminContext) -> Fields:
-    """Every gauge ZooKeeper registers that zkpy measures, with its current value; None means
-    ZooKeeper's null (left out of `mntr`, 0 in Prometheus). Leader-only gauges appear only on
-    the leader, as ZooKeeper registers them only while leading."""
-    fl = ctx.four_letter
-    values: Fields = [(name, _number(read(fl))) for name, read, present in _MNTR_GAUGES if present is _always]
-    metrics = ctx.metrics
-    if metrics is not None:
-        response = metrics.client_response
-        values += [("last_client_response_size", response.last),
-                   ("max_client_response_size", response.max),
-                   ("min_client_response_size", response.min)]
-    quorum = _quorum(ctx)
-    if quorum is None:
-        return values
-    members = quorum.members()
-    values.append(("quorum_size", sum(1 for m in members.values()
-                                      if m.role is LearnerType.PARTICIPANT)))
-    mode = fl.mode()
-    if mode == "follower":
-        observers = _synced_observers(quorum)
-        values.append(("synced_observers", len(observers) if quorum.learners() else None))
-    if mode != "leader":
-        return values
-    learners = quorum.learners()
-    followers = [lr for lr in learners if lr.learner_type is LearnerType.PARTICIPANT and lr.synced]
-    voting = {sid for sid, m in members.items() if m.role is LearnerType.PARTICIPANT}
-    proposals = metrics.proposal_sizes if metrics is not None else None
-    values += [
-        ("learners", len(learners)),
-        ("synced_followers", sum(1 for lr in followers if lr.sid in voting)),
-        ("synced_non_voting_followers", sum(1 for lr in followers if lr.sid not in voting)),
-        ("synced_observers", len(_synced_observers(quorum))),
-        ("pending_syncs", quorum.pending_syncs),
-        ("leader_uptime", quorum.leader_uptime_ms),
-        ("last_proposal_size", proposals.last if proposals is not None else -1),
-        ("max_proposal_size", proposals.max if proposals is not None else -1),
-        ("min_proposal_size", proposals.min if proposals is not None else -1),
-    ]
-    return values
+    """The gauges that exist in this server's mode, with their values, in ZooKeeper's order;
+    None is ZooKeeper's null (left out of `mntr`, 0 in Prometheus)."""
+    present = {ALWAYS}
+    if _quorum(ctx) is not None:
+        present.add(QUORUM)
+        if ctx.four_letter.mode() == "leader":
+            present.add(LEADER)
+    return [(name, read(ctx)) for name, when, read in GAUGES if when in present]
 
 
 _PEER_STATES = {"leader": "leading", "follower": "following", "observer": "observing"}
@@ -297,8 +375,9 @@ def detailed_peer_state(mode: str, quorum: QuorumView) -> str:
 
 
 def monitor_fields(ctx: AdminContext) -> Fields:
-    """What `mntr` reports, in order (ZooKeeperServer.dumpMonitorValues, then the metrics
-    provider's dump): the same list serves the 4lw and the AdminServer."""
+    """What `mntr` reports, in order, for the 4lw and the AdminServer alike
+    (ZooKeeperServer.dumpMonitorValues, then the metrics provider's dump: the gauges that exist
+    and are not null, then the counters and summaries)."""
     fl = ctx.four_letter
     mode = fl.mode()
     fields: Fields = [("version", ZOOKEEPER_VERSION), ("server_state", mode)]
@@ -466,7 +545,7 @@ def _server_stats(ctx: AdminContext) -> dict[str, object]:
         "packets_received": stats.packets_received,
         "fsync_threshold_exceed_count":
             metrics.fsync_threshold_exceed_count if metrics is not None else 0,
-        "client_response_stats": _buffer_stats(metrics.client_response if metrics else None),
+        "client_response_stats": _buffer_stats(_client_response(ctx)),
         "data_dir_size": _dir_size(_version_dir(cfg.data_log_dir)),
         "log_dir_size": _dir_size(_version_dir(cfg.data_dir)),
         "provider_null": False,
@@ -486,15 +565,15 @@ def _server_stats(ctx: AdminContext) -> dict[str, object]:
 
 def _srvr(ctx: AdminContext, params: Params) -> dict[str, object]:
     fl = ctx.four_letter
-    metrics = ctx.metrics
     out: dict[str, object] = {
         "version": ZOOKEEPER_VERSION,
         "read_only": fl.mode() == "read-only",
         "server_stats": _server_stats(ctx),
-        "client_response": _buffer_stats(metrics.client_response if metrics else None),
+        "client_response": _buffer_stats(_client_response(ctx)),
     }
-    if fl.mode() == "leader" and _quorum(ctx) is not None:
-        out["proposal_stats"] = _buffer_stats(metrics.proposal_sizes if metrics else None)
+    quorum = _quorum(ctx)
+    if fl.mode() == "leader" and quorum is not None:
+        out["proposal_stats"] = _buffer_stats(quorum.proposal_sizes)
     out["node_count"] = fl.server.tree.node_count
     return out
 

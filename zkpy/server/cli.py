@@ -15,7 +15,8 @@ stdout lines and exit codes, so each verb here prints what the script prints:
   secureClientPort), sends the ``srvr`` four-letter word and prints its ``Mode:`` line.
 - ``start-foreground`` parses the config (exit 2 on a bad one, like ZooKeeper's
   INVALID_CONFIG), exports ``--log-level``/``--log-format`` as ZKPY_LOG_LEVEL/ZKPY_LOG_FORMAT and
-  runs ``zkpy.server.runtime.main.run``.
+  runs ``zkpy.server.runtime.main.run``, which configures logging: these options (or the
+  environment) over zoo.cfg's zkpy.logLevel/zkpy.logFormat over the defaults.
 
 The config file is ``$ZOOCFGDIR/$ZOOCFG`` (``--config DIR`` overrides ZOOCFGDIR, which defaults
 to ``<repo>/conf``; ZOOCFG defaults to ``zoo.cfg``); a CONFIG argument without a slash is taken
@@ -42,6 +43,7 @@ from pathlib import Path
 import click
 
 from zkpy.server.config import ConfigError, load_config, read_config_text
+from zkpy.server.logs import LOG_FORMATS, LOG_LEVELS
 from zkpy.server.properties import PropertiesSyntaxError, read_properties
 from zkpy.server.version import ZOOKEEPER_VERSION
 
@@ -52,8 +54,6 @@ RESTART_PAUSE_S = 3.0
 STOP_TIMEOUT_S = 30.0
 FOUR_LETTER_WORD_TIMEOUT_S = 5.0
 VERBS = "start|start-foreground|stop|version|restart|status|print-cmd"
-LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
-LOG_FORMATS = ("console", "json")
 
 
 # --- where things are -------------------------------------------------------------------------
@@ -369,10 +369,11 @@ def start(ctx: click.Context, config: str | None) -> None:
 @click.argument("config", required=False)
 @click.option("--log-level", envvar="ZKPY_LOG_LEVEL",
               type=click.Choice(LOG_LEVELS, case_sensitive=False),
-              help="Log level (env ZKPY_LOG_LEVEL).")
+              help="Log level (env ZKPY_LOG_LEVEL; else zoo.cfg's zkpy.logLevel; INFO).")
 @click.option("--log-format", envvar="ZKPY_LOG_FORMAT",
               type=click.Choice(LOG_FORMATS, case_sensitive=False),
-              help="Log format (env ZKPY_LOG_FORMAT).")
+              help="Log format (env ZKPY_LOG_FORMAT; else zoo.cfg's zkpy.logFormat; console on "
+                   "a terminal, JSON otherwise).")
 @click.pass_context
 def start_foreground(
     ctx: click.Context, config: str | None, log_level: str | None, log_format: str | None

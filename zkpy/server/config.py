@@ -26,6 +26,8 @@ Deliberate differences, each because zkpy has no JVM or because silence would hi
 - Text is decoded as UTF-8, falling back to ISO-8859-1 (Properties always uses ISO-8859-1).
 - Host names are never resolved: the client address of ``server.<myid>`` and clientPortAddress
   are compared by port, and by address only when both are IP literals.
+- ``zkpy.logLevel`` and ``zkpy.logFormat`` are zkpy's own keys (the log level and format, see
+  zkpy.server.logs); ZooKeeper keeps them as system properties nothing reads.
 Errors are ``ConfigError`` naming file, line and key. Relative paths stay relative: like
 ZooKeeper's ``java.io.File``, they refer to the working directory of the process.
 """
@@ -39,6 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from zkpy.server.logs import LOG_FORMATS, LOG_LEVELS
 from zkpy.server.properties import (
     JAVA_TRIMMED,
     Property,
@@ -148,6 +151,10 @@ class ServerConfig:
     digest_enabled: bool = True
     skip_acl: bool = False
     readonly_mode_enabled: bool = False
+    log_level: str | None = None
+    """zkpy.logLevel, upper-cased; --log-level/ZKPY_LOG_LEVEL win over it (zkpy.server.logs)."""
+    log_format: str | None = None
+    """zkpy.logFormat, lower-cased; --log-format/ZKPY_LOG_FORMAT win over it."""
     extra: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     """Every key without a typed field, verbatim (ZooKeeper turns them into zookeeper.<key>)."""
     warnings: tuple[str, ...] = ()
@@ -243,6 +250,15 @@ def _compression(value: str) -> str:
     return value
 
 
+def _one_of(choices: tuple[str, ...], normalize: Callable[[str], str]) -> Callable[[str], str]:
+    def convert(value: str) -> str:
+        if normalize(value) not in choices:
+            raise ValueError(f"{value!r} is not one of {', '.join(choices)}")
+        return normalize(value)
+
+    return convert
+
+
 def _metrics_provider(value: str) -> str:
     if value not in (DEFAULT_METRICS_PROVIDER, PROMETHEUS_METRICS_PROVIDER, ZKPY_PROMETHEUS_PROVIDER):
         raise ValueError(f"metrics provider class was not found: {value!r}")
@@ -292,6 +308,9 @@ _FIELDS: dict[str, tuple[str, Callable[[str], object]]] = {
     "snapshot.compression.method": ("snapshot_compression_method", _compression),
     "digest.enabled": ("digest_enabled", _boolean),
     "readonlymode.enabled": ("readonly_mode_enabled", _boolean),
+    # zkpy's own keys (ZooKeeper keeps them as unused system properties).
+    "zkpy.logLevel": ("log_level", _one_of(LOG_LEVELS, str.upper)),
+    "zkpy.logFormat": ("log_format", _one_of(LOG_FORMATS, str.lower)),
 }
 
 # Keys ZooKeeper parses itself that zkpy keeps in `extra`: checked as QuorumPeerConfig checks them.

@@ -19,8 +19,8 @@ Known, deliberate differences:
   ZooKeeper prints when the digest is disabled or no zxid has reached a multiple of 128.
 * `dump` ends at "Connections dump:" with nothing after it, as ZooKeeper does with the Netty
   connection factory: zkpy has no expiry queue for connections without a session to list.
-* `mntr` prints the metrics zkpy measures, in Apache's order, and none of Apache's others (no
-  fake zeros).
+* `mntr` prints the AdminServer's `monitor` fields (admin_commands.monitor_fields): every key
+  Apache 3.8 prints, in its order; what zkpy does not measure shows ZooKeeper's initial value.
 * `envi` describes the Python runtime under ZooKeeper's java.* keys, which tools expect.
 """
 
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import math
 import os
 import platform
 import pwd
@@ -75,6 +76,9 @@ class FourLetterContext:
     trace_mask: int = DEFAULT_TRACE_MASK
     quorum: Any = None
     """The quorum peer's status (zkpy.server.runtime.replica.Replica) or None standalone."""
+    admin: Any = None
+    """The admin_commands.AdminContext built on this context (it registers itself): `mntr`
+    prints its monitor fields, so the 4lw and the AdminServer report the same."""
 
 
 def is_four_letter_word(first4: bytes) -> bool:
@@ -126,6 +130,10 @@ def java_double(value: float) -> str:
     """Double.toString: plain notation in [1e-3, 1e7), else d.dddE<exp>."""
     if value == 0:
         return "0.0"
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
     if 1e-3 <= abs(value) < 1e7:
         return repr(value)
     sign, digits, exponent = Decimal(repr(value)).normalize().as_tuple()
@@ -519,85 +527,32 @@ def _dump(ctx: FourLetterContext, asking: Any) -> str:
 # ---------------------------------------------------------------- mntr
 
 
-def _open_fds() -> int:
-    try:
-        return len(os.listdir("/proc/self/fd"))
-    except OSError:
-        return -1
-
-
-def _max_fds() -> int:
-    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-
-
-def _latency_avg(ctx: FourLetterContext) -> str:
-    lat = ctx.server.stats.latency
-    return java_double(java_average(lat.total_ms, lat.count))
-
-
 def _uptime_ms(ctx: FourLetterContext) -> int:
     return int((time.monotonic() - ctx.started_monotonic_s) * 1000)
 
 
-# The metrics zkpy measures, in the order a standalone Apache ZooKeeper 3.8 prints them (its
-# gauge table's iteration order, which is stable for a given set of names).
-def _leader(ctx: FourLetterContext) -> bool:
-    return ctx.quorum is not None and ctx.mode() == "leader"
-
-
-def _quorum(ctx: FourLetterContext) -> bool:
-    return ctx.quorum is not None
-
-
-def _always(ctx: FourLetterContext) -> bool:
-    return True
-
-
-# The metrics zkpy measures, in the order Apache ZooKeeper 3.8 prints them (its gauge table's
-# iteration order, stable for a given set of names); leader-only gauges exist only on a leader.
-_MNTR_GAUGES: tuple[tuple[str, Callable[[FourLetterContext], object], Callable[[FourLetterContext], bool]], ...] = (
-    ("ephemerals_count", lambda c: sum(len(p) for p in c.server.tree.ephemerals.values()), _always),
-    ("num_alive_connections", lambda c: len(c.server.connections), _always),
-    ("avg_latency", _latency_avg, _always),
-    ("min_proposal_size", lambda c: c.quorum.proposal_sizes[1], _leader),
-    ("outstanding_requests", lambda c: c.server.outstanding_requests, _always),
-    ("znode_count", lambda c: c.server.tree.node_count, _always),
-    ("global_sessions", lambda c: len(c.server.tracker.sessions) if c.quorum is None else len(c.server.tree.sessions), _always),
-    ("packets_sent", lambda c: c.server.stats.packets_sent, _always),
-    ("packets_received", lambda c: c.server.stats.packets_received, _always),
-    ("max_proposal_size", lambda c: c.quorum.proposal_sizes[2], _leader),
-    ("synced_followers", lambda c: c.quorum.synced_counts()[0], _leader),
-    ("watch_count", lambda c: c.server.tree.data_watches.watch_count
-     + c.server.tree.child_watches.watch_count, _always),
-    ("synced_non_voting_followers", lambda c: 0, _leader),
-    ("synced_observers", lambda c: c.quorum.synced_counts()[1], _leader),
-    ("auth_failed_count", lambda c: c.server.stats.auth_failed_count, _always),
-    ("min_latency", lambda c: c.server.stats.latency.min_ms, _always),
-    ("max_file_descriptor_count", lambda c: _max_fds(), _always),
-    ("approximate_data_size", lambda c: c.server.tree.approximate_data_size, _always),
-    ("open_file_descriptor_count", lambda c: _open_fds(), _always),
-    ("last_proposal_size", lambda c: c.quorum.proposal_sizes[0], _leader),
-    ("pending_syncs", lambda c: c.quorum.pending_syncs, _leader),
-    ("leader_uptime", lambda c: c.quorum.leader_uptime_ms, _leader),
-    ("local_sessions", lambda c: 0, _always),
-    ("uptime", _uptime_ms, _always),
-    ("max_latency", lambda c: c.server.stats.latency.max_ms, _always),
-    ("learners", lambda c: len(c.quorum.learners()), _leader),
-    ("quorum_size", lambda c: c.quorum.quorum_size, _quorum),
-)
+def java_text(value: object) -> str:
+    """A value as PrintWriter.println prints the boxed Java value: Long and Integer in decimal,
+    Double as Double.toString, strings as they are."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return java_double(value)
+    return str(value)
 
 
 def _mntr(ctx: FourLetterContext, asking: Any) -> str:
     if not _serving(ctx):
         return NOT_SERVING
-    fields: list[tuple[str, object]] = [("version", ZOOKEEPER_VERSION),
-                                        ("server_state", ctx.mode())]
-    if ctx.quorum is not None:
-        fields.append(("peer_state", ctx.quorum.peer_state()))
-        if ctx.mode() == "observer":
-            fields.append(("observer_master_id", ctx.quorum.leader_id))
-    fields.extend((key, value(ctx)) for key, value, present in _MNTR_GAUGES if present(ctx))
-    return "".join(f"zk_{key}\t{value}\n" for key, value in fields)
+    # The AdminServer's `monitor` fields are the one source of what `mntr` says; admin_commands
+    # builds on this module, hence the late import.
+    from zkpy.server import admin_commands
+
+    admin = ctx.admin
+    if admin is None:
+        admin = admin_commands.AdminContext(ctx, ctx.quorum, getattr(ctx.server, "metrics", None))
+    fields = admin_commands.monitor_fields(admin)
+    return "".join(f"zk_{key}\t{java_text(value)}\n" for key, value in fields)
 
 
 _COMMANDS: dict[str, Callable[[FourLetterContext, Any], str]] = {

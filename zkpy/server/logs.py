@@ -1,7 +1,9 @@
-"""structlog set-up: console renderer on a terminal, JSON lines otherwise.
+"""structlog set-up: console renderer on a terminal, JSON lines otherwise; events go to stderr.
 
-Level and format come from ZKPY_LOG_LEVEL / ZKPY_LOG_FORMAT (the CLI sets them from its
---log-level / --log-format options); events go to stderr.
+Level and format are chosen in this order: ZKPY_LOG_LEVEL / ZKPY_LOG_FORMAT (which the CLI's
+--log-level / --log-format options set), then zoo.cfg's zkpy.logLevel / zkpy.logFormat, then
+the defaults: INFO, and console on a terminal, JSON otherwise. Apache ZooKeeper ignores the
+zkpy.* keys, so one zoo.cfg serves both servers.
 """
 
 from __future__ import annotations
@@ -9,16 +11,34 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from collections.abc import Mapping
 
 import structlog
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("console", "json")
+LEVEL_ENV = "ZKPY_LOG_LEVEL"
+FORMAT_ENV = "ZKPY_LOG_FORMAT"
 
-def configure_logging(level: str | None = None, fmt: str | None = None) -> None:
-    level_name = (level or os.environ.get("ZKPY_LOG_LEVEL") or "INFO").upper()
-    numeric = logging.getLevelName(level_name)
+
+def log_settings(
+    config_level: str | None = None,
+    config_format: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+    tty: bool = False,
+) -> tuple[str, str]:
+    """(level, format) by the precedence of the module docstring."""
+    level = (environ.get(LEVEL_ENV) or config_level or "INFO").upper()
+    fmt = (environ.get(FORMAT_ENV) or config_format or ("console" if tty else "json")).lower()
+    return level, fmt
+
+
+def configure_logging(config_level: str | None = None, config_format: str | None = None) -> None:
+    """`config_level` and `config_format` are zoo.cfg's values, if it has them."""
+    level, fmt = log_settings(config_level, config_format, tty=sys.stderr.isatty())
+    numeric = logging.getLevelName(level)
     if not isinstance(numeric, int):
         numeric = logging.INFO
-    fmt = fmt or os.environ.get("ZKPY_LOG_FORMAT") or ("console" if sys.stderr.isatty() else "json")
     renderer: structlog.typing.Processor
     if fmt == "json":
         renderer = structlog.processors.JSONRenderer()

@@ -29,14 +29,16 @@ metricsProvider.exportJvmInfo.
 summaries become avg_/min_/max_/cnt_/sum_ (plus p50_/p95_/p99_/p999_ for ADVANCED ones); with
 the Prometheus provider every exported sample appears under its sample name and labels.
 
-Only metrics that zkpy has a place to record are registered: those of ZooKeeper's Java-only
+Every family of ZooKeeper 3.8's ServerMetrics is registered, also those of its Java-only
 machinery (commit processor pools, Netty buffers, response cache, request throttler, JVM
-pauses...) are left out rather than reported as everlasting zeros.
+pauses...): dashboards and `mntr` parsers expect the names, and ZooKeeper itself shows them at
+their initial values when their code path never runs. `ServerMetrics` lists what zkpy records.
 """
 
 from __future__ import annotations
 
 import math
+import struct
 import time
 from collections.abc import Collection, Iterable, Iterator
 from typing import Any
@@ -197,63 +199,116 @@ def nearest_rank(sorted_values: list[int], q: float) -> float:
     return float(sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)])
 
 
+# ServerMetrics' families as Apache ZooKeeper 3.8 registers them, each kind in the order its
+# default provider dumps it: every kind is a ConcurrentHashMap, and these are the iteration
+# orders a 3.8 server shows for these names (its table size and hash collisions decide them).
+COUNTERS = tuple("""
+proposal_count watch_bytes outstanding_changes_removed throttled_ops stale_requests_dropped
+large_requests_rejected insecure_admin_count connection_rejected
+cnxn_closed_without_zk_server_running sessionless_connections_expired looking_count
+dead_watchers_queued stale_requests connection_drop_count learner_proposal_received_count
+digest_mismatches_count dead_watchers_cleared response_packet_cache_hits bytes_received_count
+add_dead_watcher_stall_time request_throttle_wait_count
+requests_not_forwarded_to_commit_processor response_packet_cache_misses ensemble_auth_success
+prep_processor_request_queued learner_commit_received_count stale_replies
+connection_request_count response_bytes ensemble_auth_fail diff_count
+response_packet_get_children_cache_misses connection_revalidate_count
+quit_leading_due_to_disloyal_voter snap_count unrecoverable_error_count unsuccessful_handshake
+commit_count stale_sessions_expired response_packet_get_children_cache_hits
+sync_processor_request_queued outstanding_changes_queued request_commit_queued
+ensemble_auth_skip skip_learner_request_to_next_processor_count tls_handshake_exceeded
+revalidate_count
+""".split())
+BASIC_SUMMARIES = tuple("""
+socket_closing_time proposal_process_time leader_unavailable_time node_created_watch_count
+session_queues_drained write_commit_proc_req_queued connection_token_deficit
+read_commit_proc_req_queued node_deleted_watch_count startup_txns_load_time
+sync_processor_queue_size follower_sync_time prep_processor_queue_size fsynctime
+inflight_snap_count reads_issued_from_session_queue learner_request_processor_queue_size
+snapshottime unavailable_time startup_txns_loaded reads_after_write_in_session_queue
+requests_in_session_queue write_commit_proc_issued prep_process_time pending_session_queue_size
+time_waiting_empty_pool_in_commit_processor_read_ms commit_process_time dbinittime
+inflight_diff_count netty_queued_buffer_capacity election_time commit_commit_proc_req_queued
+sync_processor_batch_size node_children_watch_count write_batch_time_in_commit_processor
+read_commit_proc_issued concurrent_request_processing_in_commit_processor observer_sync_time
+node_changed_watch_count sync_process_time startup_snap_load_time
+""".split())
+ADVANCED_SUMMARIES = tuple("""
+prep_processor_queue_time_ms jvm_pause_time_ms close_session_prep_time read_commitproc_time_ms
+updatelatency local_write_committed_time_ms request_throttle_queue_time_ms readlatency
+quorum_ack_latency om_commit_process_time_ms read_final_proc_time_ms commit_propagation_latency
+dead_watchers_cleaner_latency write_final_proc_time_ms proposal_ack_creation_latency
+proposal_latency om_proposal_process_time_ms sync_processor_queue_and_flush_time_ms
+propagation_latency server_write_committed_time_ms sync_processor_queue_time_ms
+sync_processor_queue_flush_time_ms write_commitproc_time_ms
+""".split())
+BASIC_SUMMARY_SETS = ("learner_handler_qp_size", "read_per_namespace", "write_per_namespace")
+ADVANCED_SUMMARY_SETS = ("ack_latency", "learner_handler_qp_time_ms")
+
+
+def java_hash_order(keys: Iterable[str]) -> list[str]:
+    """The iteration order of a ConcurrentHashMap holding `keys`, inserted in the order given:
+    by bucket (String.hashCode, spread, masked by the table size the map has grown to), then
+    by insertion within a bucket (exact while no resize has split that bucket)."""
+    keys = list(keys)
+    table_size = 16
+    while len(keys) >= table_size * 3 // 4:
+        table_size *= 2
+    mask = table_size - 1
+
+    def bucket(key: str) -> int:
+        h = java_string_hash(key)
+        return (h ^ (h >> 16)) & mask
+
+    return sorted(keys, key=bucket)
+
+
+def java_string_hash(text: str) -> int:
+    """String.hashCode over UTF-16 code units, as an unsigned 32-bit number."""
+    data = text.encode("utf-16-be")
+    h = 0
+    for unit in struct.unpack(f">{len(data) // 2}H", data):
+        h = (31 * h + unit) & 0xFFFFFFFF
+    return h
+
+
 class ServerMetrics:
-    """The counters and summaries of one server, named as in ZooKeeper's ServerMetrics.
+    """The counters and summaries of one server: every family of ZooKeeper 3.8's ServerMetrics,
+    by the same names. Those nothing in zkpy records keep the values ZooKeeper shows before
+    anything is recorded (0, and NaN quantiles in Prometheus), as ZooKeeper's own do when their
+    code path never runs.
 
     Units are ZooKeeper's: times in milliseconds, sizes in bytes, counts as counts."""
+
+    # What zkpy records (every other family is an attribute too, by its name).
+    fsynctime: Summary
+    snapshottime: Summary
+    sync_processor_batch_size: Summary
+    readlatency: Summary
+    updatelatency: Summary
+    election_time: Summary
+    follower_sync_time: Summary
+    observer_sync_time: Summary
+    proposal_count: Counter
+    commit_count: Counter
+    learner_proposal_received_count: Counter
+    learner_commit_received_count: Counter
+    snap_count: Counter
+    revalidate_count: Counter
 
     def __init__(
         self, fsync_warning_threshold_ms: int = DEFAULT_FSYNC_WARNING_THRESHOLD_MS
     ) -> None:
-        # Storage and start-up.
-        self.fsynctime = Summary("fsynctime")
-        self.snapshottime = Summary("snapshottime")
-        self.dbinittime = Summary("dbinittime")
-        self.startup_txns_loaded = Summary("startup_txns_loaded")
-        self.startup_txns_load_time = Summary("startup_txns_load_time")
-        self.startup_snap_load_time = Summary("startup_snap_load_time")
-        self.sync_processor_batch_size = Summary("sync_processor_batch_size")
-        self.sync_processor_request_queued = Counter("sync_processor_request_queued")
-        self.unrecoverable_error_count = Counter("unrecoverable_error_count")
-        # Requests, connections, sessions, watches.
-        self.readlatency = Summary("readlatency", advanced=True)
-        self.updatelatency = Summary("updatelatency", advanced=True)
-        self.propagation_latency = Summary("propagation_latency", advanced=True)
-        self.connection_request_count = Counter("connection_request_count")
-        self.connection_rejected = Counter("connection_rejected")
-        self.bytes_received_count = Counter("bytes_received_count")
-        self.stale_sessions_expired = Counter("stale_sessions_expired")
-        self.node_created_watch_count = Summary("node_created_watch_count")
-        self.node_deleted_watch_count = Summary("node_deleted_watch_count")
-        self.node_changed_watch_count = Summary("node_changed_watch_count")
-        self.node_children_watch_count = Summary("node_children_watch_count")
-        # Election and sync.
-        self.election_time = Summary("election_time")
-        self.looking_count = Counter("looking_count")
-        self.follower_sync_time = Summary("follower_sync_time")
-        self.observer_sync_time = Summary("observer_sync_time")
-        self.unavailable_time = Summary("unavailable_time")
-        self.leader_unavailable_time = Summary("leader_unavailable_time")
-        self.diff_count = Counter("diff_count")
-        self.snap_count = Counter("snap_count")
-        self.inflight_diff_count = Summary("inflight_diff_count")
-        self.inflight_snap_count = Summary("inflight_snap_count")
-        self.digest_mismatches_count = Counter("digest_mismatches_count")
-        # Broadcast.
-        self.proposal_count = Counter("proposal_count")
-        self.commit_count = Counter("commit_count")
-        self.learner_proposal_received_count = Counter("learner_proposal_received_count")
-        self.learner_commit_received_count = Counter("learner_commit_received_count")
-        self.quit_leading_due_to_disloyal_voter = Counter("quit_leading_due_to_disloyal_voter")
-        self.proposal_latency = Summary("proposal_latency", advanced=True)
-        self.proposal_ack_creation_latency = Summary("proposal_ack_creation_latency", advanced=True)
-        self.commit_propagation_latency = Summary("commit_propagation_latency", advanced=True)
-        self.quorum_ack_latency = Summary("quorum_ack_latency", advanced=True)
-        self.ack_latency = SummarySet("ack_latency", advanced=True)
-        # Not metrics of their own in ZooKeeper: ServerStats and Leader fields that `srvr`
-        # and the size gauges show.
+        self._counters = [Counter(name) for name in COUNTERS]
+        self._summaries = ([Summary(name) for name in BASIC_SUMMARIES]
+                           + [Summary(name, advanced=True) for name in ADVANCED_SUMMARIES])
+        self._summary_sets = ([SummarySet(name) for name in BASIC_SUMMARY_SETS]
+                              + [SummarySet(name, advanced=True) for name in ADVANCED_SUMMARY_SETS])
+        for family in self.families():
+            setattr(self, family.name, family)
+        # Not metrics of their own in ZooKeeper: ServerStats fields that `srvr` and the client
+        # response size gauges show.
         self.client_response = BufferStats()
-        self.proposal_sizes = BufferStats()
         self.fsync_threshold_exceed_count = 0
         self.fsync_warning_threshold_ms = fsync_warning_threshold_ms
 
@@ -270,7 +325,8 @@ class ServerMetrics:
             self.fsync_threshold_exceed_count += 1
 
     def families(self) -> list[Counter | Summary | SummarySet]:
-        return [v for v in vars(self).values() if isinstance(v, (Counter, Summary, SummarySet))]
+        """Every family, in the order of `dump`."""
+        return [*self._counters, *self._summaries, *self._summary_sets]
 
     def reset(self) -> None:
         """ServerMetrics.resetAll under the default provider (what `srst` does)."""
@@ -280,20 +336,16 @@ class ServerMetrics:
         self.fsync_threshold_exceed_count = 0
 
     def dump(self) -> list[tuple[str, object]]:
-        """DefaultMetricsProvider.dump after the gauges: counters, then BASIC summaries, then
-        ADVANCED ones, then summary sets (avg_<key>_<name>...)."""
+        """DefaultMetricsProvider.dump after the gauges: counters, BASIC summaries, ADVANCED
+        ones, then the summary sets' entries (avg_<key>_<name>...), BASIC sets first."""
         now_s = time.monotonic()
-        families = self.families()
-        out: list[tuple[str, object]] = [
-            (f.name, f.value) for f in families if isinstance(f, Counter)]
-        for advanced in (False, True):
-            for f in families:
-                if isinstance(f, Summary) and f.advanced == advanced:
-                    out += f.default_values(f.name, now_s)
-        for f in families:
-            if isinstance(f, SummarySet):
-                for key in sorted(f.by_key):
-                    out += f.by_key[key].default_values(f"{key}_{f.name}", now_s)
+        out: list[tuple[str, object]] = [(c.name, c.value) for c in self._counters]
+        for summary in self._summaries:
+            out += summary.default_values(summary.name, now_s)
+        for summary_set in self._summary_sets:
+            by_key = summary_set.by_key
+            for key in java_hash_order(by_key):
+                out += by_key[key].default_values(f"{key}_{summary_set.name}", now_s)
         return out
 
 

@@ -473,6 +473,8 @@ class ZooKeeperServer:
         metrics = self.metrics
         if metrics is not None:
             (metrics.updatelatency if op in WRITE_OPS else metrics.readlatency).record(latency_ms)
+            if op != OpCode.createSession:  # ZooKeeper counts replies, not ConnectResponses,
+                metrics.client_response.record(len(frame) - 4)  # without the length prefix
         conn.stats.record(op, xid, latency_ms, self.tree.last_processed_zxid, self.clock_ms())
         self.stats.packets_sent += 1
         conn.stats.packets_sent += 1

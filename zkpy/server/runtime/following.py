@@ -23,6 +23,7 @@ from typing import Any
 import structlog
 
 from zkpy.persistence.snapshot import CorruptSnapshotError, deserialize_sync_snapshot
+from zkpy.server.metrics import ServerMetrics
 from zkpy.server.runtime.replica import Replica
 from zkpy.server.zkserver import ZooKeeperServer
 from zkpy.zab import learner as Ln
@@ -53,17 +54,23 @@ class LearnerFailed(Exception):
 
 
 class LeaderLinkWriter:
-    """The server core's way to the leader: forwarded requests and revalidations."""
+    """The server core's way to the leader: forwarded requests and revalidations.
+
+    Between the leader link closing and this role noticing it, clients may still send; their
+    requests are dropped here (the role ends at once and their connections with it, so they get
+    ConnectionLoss and retry elsewhere) rather than written to a closed transport."""
 
     def __init__(self, writer: asyncio.StreamWriter) -> None:
         self.writer = writer
 
     def forward(self, session_id: int, cxid: int, op: int, body: bytes, auth_ids: list[Any]) -> None:
-        self.writer.write(packet(PacketType.REQUEST, -1, encode_request(session_id, cxid, op, body),
-                                 tuple(auth_ids)))
+        if not self.writer.is_closing():
+            self.writer.write(packet(PacketType.REQUEST, -1, encode_request(session_id, cxid, op, body),
+                                     tuple(auth_ids)))
 
     def revalidate(self, session_id: int, timeout_ms: int) -> None:
-        self.writer.write(packet(PacketType.REVALIDATE, -1, encode_revalidate_request(session_id, timeout_ms)))
+        if not self.writer.is_closing():
+            self.writer.write(packet(PacketType.REVALIDATE, -1, encode_revalidate_request(session_id, timeout_ms)))
 
 
 class Following:
@@ -75,6 +82,7 @@ class Following:
         self.observer = observer
         self.make_core = make_core
         self.stopping = stopping
+        self.metrics = replica.storage.metrics or ServerMetrics()
         config = replica.config
         self.core = Ln.LearnerCore(
             replica.my_id, observer=observer, accepted_epoch=replica.epochs.accepted_epoch,
@@ -158,10 +166,13 @@ class Following:
                 self._unsynced_zxid = effect.zxid
                 if self.server is not None:
                     self._kick_sync()
+                if self.server is not None and not self.observer:
+                    self.metrics.learner_proposal_received_count.add()
             elif kind is Ln.Apply:
                 replica.apply(effect.header, effect.txn, effect.txn_bytes)
                 if self.server is not None:
                     replica.storage.maybe_snapshot(replica.tree)
+                    self.metrics.learner_commit_received_count.add()
             elif kind is Ln.ReplyToPing:
                 touches = self.server.take_touches() if self.server is not None else {}
                 assert self.writer is not None
@@ -259,6 +270,9 @@ class Following:
         self.replica.serve(server, self.mode)
         self.on_epoch(new_epoch)
         self._kick_sync()
+        metrics = self.metrics
+        sync_time = metrics.observer_sync_time if self.observer else metrics.follower_sync_time
+        sync_time.record(int((time.monotonic() - self._started) * 1000))
         log.info("serving", mode=self.mode, leader=self.leader_sid, epoch=new_epoch,
                  sync_mode=self.core.sync_mode, took_ms=int((time.monotonic() - self._started) * 1000))
 

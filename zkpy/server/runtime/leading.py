@@ -26,6 +26,7 @@ from zkpy.jute.constants import OpCode
 from zkpy.persistence.snapshot import serialize_sync_snapshot
 from zkpy.server.admin_commands import LearnerInfo
 from zkpy.server.config import LearnerType
+from zkpy.server.metrics import ServerMetrics
 from zkpy.server.reconfig import ReconfigRejected, next_config
 from zkpy.server.runtime.housekeeping import reap_containers
 from zkpy.server.runtime.replica import Replica
@@ -100,6 +101,7 @@ class Leading:
         self.on_epoch = on_epoch
         self.make_core = make_core
         self.stopping = stopping
+        self.metrics = replica.storage.metrics or ServerMetrics()
         config = replica.config
         self.core = L.LeaderCore(
             replica.my_id, replica.verifier,
@@ -197,6 +199,7 @@ class Leading:
                 effect.handle.write(effect.data)
             elif kind is L.Apply:
                 self.replica.apply(effect.header, effect.txn, None)
+                self.metrics.commit_count.add()
             elif kind is L.LearnerMessage:
                 self._learner_message(effect.handle, effect.packet)
             elif kind is L.SendSnapshot:
@@ -224,6 +227,7 @@ class Leading:
 
     def _send_snapshot(self, conn: LearnerConnection, zxid: int) -> None:
         log.info("sync mode chosen", mode="SNAP", zxid=f"0x{zxid:x}", address=conn.address)
+        self.metrics.snap_count.add()
         conn.write(packet(PacketType.SNAP, zxid))
         for chunk in serialize_sync_snapshot(self.replica.tree):
             conn.write(chunk)
@@ -236,6 +240,7 @@ class Leading:
             for session_id, _timeout in decode_touches(qp.data):
                 server.touch_from_learner(session_id)
         elif qp.type == PacketType.REVALIDATE:
+            self.metrics.revalidate_count.add()
             session_id, _timeout = decode_revalidate_request(qp.data)
             valid = server.touch_from_learner(session_id)
             conn.write(packet(PacketType.REVALIDATE, -1, encode_revalidate_reply(session_id, valid)))
@@ -314,9 +319,10 @@ class Leading:
         if not batch:
             return None
         effects = self.core.propose(batch)
+        self.metrics.proposal_count.add(len(batch))
         self._execute(effects)
         for zxid in (header.zxid for header, _ in batch):
-            self.replica.record_proposal_size(len(self.core.outstanding[zxid].packet)
+            self.replica.record_proposal_size(len(self.core.outstanding[zxid].txn_bytes)
                                               if zxid in self.core.outstanding else 0)
         self.replica.pending_syncs = self.core.pending_sync_count
         return batch[-1][0].zxid, self.replica.storage.log_and_sync(batch)

@@ -27,8 +27,8 @@ import structlog
 from zkpy.datatree.tree import DataTree
 from zkpy.persistence.epochs import EpochFiles
 from zkpy.persistence.txnlog import LogEntry
-from zkpy.server.admin_commands import LearnerInfo, detailed_peer_state
-from zkpy.server.config import LearnerType, QuorumServer, ServerConfig
+from zkpy.server.admin_commands import LearnerInfo
+from zkpy.server.config import QuorumServer, ServerConfig
 from zkpy.server.dynamic_config import write_activated_config
 from zkpy.server.fourletter import FourLetterContext
 from zkpy.server.server_spec import parse_server_spec
@@ -62,7 +62,7 @@ class Replica:
     pending_syncs: int = 0
     leading_since_s: float | None = None
     proposal_sizes: tuple[int, int, int] = (-1, -1, -1)
-    """Last, smallest and largest PROPOSAL packet while leading (ProposalStats)."""
+    """Last, smallest and largest proposed txn in bytes while leading (ProposalStats)."""
     learner_infos: Callable[[], Sequence[LearnerInfo]] = lambda: ()
 
     def __post_init__(self) -> None:
@@ -109,10 +109,6 @@ class Replica:
     def leader_uptime_ms(self) -> int:
         return int((time.monotonic() - self.leading_since_s) * 1000) if self.leading_since_s else 0
 
-    @property
-    def quorum_size(self) -> int:
-        return len(self.verifier.voting_members)
-
     def members(self) -> Mapping[int, QuorumServer]:
         return self.servers
 
@@ -121,15 +117,6 @@ class Replica:
 
     def reset_observer_stats(self) -> None:
         """zkpy keeps no per-learner packet counters to reset."""
-
-    def synced_counts(self) -> tuple[int, int]:
-        """(synced voting followers, synced observers) while leading."""
-        synced = [info for info in self.learners() if info.synced]
-        observers = sum(1 for info in synced if info.learner_type is LearnerType.OBSERVER)
-        return len(synced) - observers, observers
-
-    def peer_state(self) -> str:
-        return detailed_peer_state(self.mode, self)
 
     def record_proposal_size(self, size: int) -> None:
         _, smallest, largest = self.proposal_sizes
