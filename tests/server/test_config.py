@@ -313,6 +313,12 @@ def test_other_keys_are_kept_in_extra() -> None:
          "integer"),
         ("secureClientPort=tls", "zoo.cfg:2: secureClientPort: 'tls' is not an integer"),
         ("sslQuorum=maybe", "zoo.cfg:2: sslQuorum: 'maybe' is not 'true' or 'false'"),
+        ("sslQuorum=true", "zoo.cfg:2: sslQuorum: sslQuorum=true is not supported by zkpy: its "
+         "quorum traffic is neither encrypted nor authenticated"),
+        ("quorum.auth.enableSasl=true", "zoo.cfg:2: quorum.auth.enableSasl: quorum.auth.enableSasl=true "
+         "is not supported by zkpy: its quorum traffic is neither encrypted nor authenticated"),
+        ("weight.1=2", "zoo.cfg:2: weight.1: hierarchical quorums (group.N/weight.N) are not "
+         "supported by zkpy"),
         ("version=xyz", "zoo.cfg:2: version: 'xyz' is not a hexadecimal number"),
         ("zkpy.logLevel=loud", "zoo.cfg:2: zkpy.logLevel: 'loud' is not one of DEBUG, INFO, "
          "WARNING, ERROR, CRITICAL"),

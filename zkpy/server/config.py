@@ -456,6 +456,7 @@ class _Parser:
         servers = self.parse_servers()
         self.values["servers"] = MappingProxyType(dict(sorted(servers.items())))
         self.check_quorum(servers)
+        self.check_unsupported()
         self.values["four_letter_words"] = self.four_letter_words()
         self.values["extra"] = MappingProxyType(dict(self.extra))
         self.values["warnings"] = tuple(self.warnings)
@@ -523,6 +524,17 @@ class _Parser:
                                   line=entry.line)
             servers[sid] = server
         return servers
+
+    def check_unsupported(self) -> None:
+        """Refuse what would run with weaker guarantees than the operator asked for: votes not
+        weighed as groups/weights say, quorum traffic unencrypted or unauthenticated."""
+        for key in self.extra:
+            if key.startswith(("group", "weight")):
+                raise self.error("hierarchical quorums (group.N/weight.N) are not supported by zkpy", key)
+        for key in ("sslQuorum", "quorum.auth.enableSasl"):
+            if key in self.extra and self.extra[key].strip().lower() == "true":
+                raise self.error(f"{key}=true is not supported by zkpy: its quorum traffic is "
+                                 "neither encrypted nor authenticated", key)
 
     def check_quorum(self, servers: dict[int, QuorumServer]) -> None:
         values = self.values
