@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from zkpy.server import config as zoo_cfg
-from zkpy.server.config import ServerConfig, load_config
+from zkpy.server.config import ACTED_ON_EXTRA, ServerConfig, load_config
 from zkpy.server.properties import read_properties
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -175,6 +175,7 @@ def test_keys_the_runtime_reads_are_not_listed_as_without_effect() -> None:
     listed_effective = _guide_keys("effective")
     no_effect = _guide_keys("no-effect")
     assert sorted(read & no_effect) == [], "read by the runtime, listed without effect"
+    assert sorted(read - ACTED_ON_EXTRA) == [], "read by the runtime, logged as not implemented"
     assert sorted(k for k in read if k not in listed_effective) == [], \
         "read by the runtime, missing from the keys zkpy acts on"
 

@@ -53,6 +53,7 @@ from zkpy.server.properties import (
 from zkpy.server.server_spec import LearnerType, QuorumServer, parse_learner_type, parse_server_spec
 
 __all__ = [
+    "ACTED_ON_EXTRA",
     "ConfigError",
     "LearnerType",
     "QuorumServer",
@@ -183,7 +184,7 @@ class ServerConfig:
 
     def unimplemented_keys(self) -> tuple[str, ...]:
         """Keys of ``extra`` that Apache ZooKeeper acts on and zkpy does not (yet)."""
-        return tuple(k for k in sorted(self.extra) if _is_known_key(k))
+        return tuple(k for k in sorted(self.extra) if _is_known_key(k) and k not in ACTED_ON_EXTRA)
 
     def unknown_keys(self) -> tuple[str, ...]:
         """Keys of ``extra`` that no ZooKeeper component reads: most likely typos."""
@@ -333,6 +334,18 @@ _CHECKED_EXTRA: dict[str, Callable[[str], object]] = {
     "jvm.pause.warn-threshold.ms": lambda v: parse_java_int(v, 64),
     "jvm.pause.sleep.time.ms": lambda v: parse_java_int(v, 64),
 }
+
+# Keys kept verbatim in `extra` that zkpy's runtime reads where it uses them (TLS set-up, the
+# election, the AdminServer, the reaper, ...): not reported as unimplemented.
+ACTED_ON_EXTRA = frozenset(
+    """secureClientPort secureClientPortAddress clientPortListenBacklog ssl.clientAuth
+    ssl.keyStore.location ssl.keyStore.password ssl.keyStore.type ssl.trustStore.location
+    ssl.trustStore.password ssl.trustStore.type admin.commandURL admin.idleTimeout
+    metricsProvider.exportJvmInfo fsync.warningthresholdms snapshot.trust.empty cnxTimeout
+    quorumCnxnTimeoutMs fastleader.minNotificationInterval fastleader.maxNotificationInterval
+    znode.container.checkIntervalMs znode.container.maxPerMinute
+    znode.container.maxNeverUsedIntervalMs""".split()
+)
 
 # zoo.cfg spellings of the keys ZooKeeper 3.9 reads (zookeeperAdmin.md, QuorumPeerConfig).
 _KNOWN_KEYS = frozenset(_CHECKED_EXTRA) | frozenset(
