@@ -180,6 +180,8 @@ def test_purge_verb_keeps_the_newest_snapshots_and_the_logs_they_need(tmp_path: 
     assert done.returncode == 0, done.stderr
     after = sorted(p.name for p in version2.iterdir() if p.name.startswith("snapshot."))
     assert len(after) == 3 and "Removing file:" in done.stdout
+    # One line per deleted file, as zkCleanup.sh prints, and nothing else.
+    assert all(line.startswith("Removing file: ") for line in done.stdout.splitlines()), done.stdout
     restarted = ZkpyServer(tmp_path, port=server.port).start()
     try:
         reader = KazooClient(restarted.address, timeout=10)

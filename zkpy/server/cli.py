@@ -43,7 +43,7 @@ from pathlib import Path
 import click
 
 from zkpy.server.config import ConfigError, load_config, read_config_text
-from zkpy.server.logs import LOG_FORMATS, LOG_LEVELS
+from zkpy.server.logs import LOG_FORMATS, LOG_LEVELS, configure_logging
 from zkpy.server.properties import PropertiesSyntaxError, read_properties
 from zkpy.server.version import ZOOKEEPER_VERSION
 
@@ -453,6 +453,8 @@ def purge(ctx: click.Context, count: int, config: str | None) -> None:
     except ConfigError as error:
         click.echo(str(error), err=True)
         ctx.exit(2)
+    # zkCleanup.sh prints one line per file; the purge module's own info events would repeat it.
+    configure_logging("WARNING")
     deleted = purge_files(Path(server_config.data_log_dir) / VERSION_DIR,
                           Path(server_config.data_dir) / VERSION_DIR, count)
     for file in deleted:
