@@ -35,8 +35,9 @@ WRITES = 4
 SESSIONS = 2
 ENSEMBLE_VOLATILE = set(VOLATILE_MNTR_KEYS) | TIMING_FAMILIES | {
     "zk_leader_uptime",
-    # Each leader picks SNAP or DIFF by its own rules for a follower with the same history.
-    "snap_count",
+    # Each leader picks SNAP or DIFF by its own rules for a follower with the same history
+    # (their sum is checked below).
+    "snap_count", "diff_count",
     # ZooKeeper's proposals carry a 12-byte digest, zkpy's do not (checked below).
     "zk_last_proposal_size", "zk_min_proposal_size", "zk_max_proposal_size",
 }
@@ -89,6 +90,8 @@ def test_leader_gauges_and_counts(observations: dict[str, Replies]) -> None:
     for key in ("zk_last_proposal_size", "zk_min_proposal_size", "zk_max_proposal_size"):
         assert int(zkpy[key]) == int(apache[key]) - 12, key
     assert int(zkpy["zk_leader_uptime"]) > 0
+    for replies in (apache, zkpy):
+        assert int(replies["zk_snap_count"]) + int(replies["zk_diff_count"]) == 2  # one per follower
 
 
 def test_follower_counts(observations: dict[str, Replies]) -> None:

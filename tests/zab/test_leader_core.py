@@ -221,7 +221,7 @@ def test_an_old_learner_gets_a_snapshot_then_newleader() -> None:
     core.learner_connected("h2")
     core.on_packet("h2", info(2, 1))
     effects = core.on_packet("h2", ack_epoch(1, z(1, 1)))
-    assert effects[1] == L.SendSnapshot("h2", z(1, 5))
+    assert effects[1:3] == [L.SyncChosen("h2", "SNAP", z(1, 1)), L.SendSnapshot("h2", z(1, 5))]
     assert sent(effects) == [("h2", "NEWLEADER", z(2, 0))]
 
 

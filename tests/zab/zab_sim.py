@@ -410,6 +410,8 @@ class LeadingHost:
                 self.learner_message(effect.handle, effect.packet)
             elif kind is L.SendSnapshot:
                 self.send_snapshot(effect.handle, effect.zxid)
+            elif kind is L.SyncChosen:
+                sim.trace(node, f"sync {effect.handle} by {effect.mode} from 0x{effect.peer_zxid:x}")
             elif kind is L.CloseLearner:
                 sim.trace(node, f"close {effect.handle}: {effect.reason}")
                 sim.close_conn(effect.handle, by_leader=True)

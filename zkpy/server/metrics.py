@@ -294,6 +294,8 @@ class ServerMetrics:
     learner_proposal_received_count: Counter
     learner_commit_received_count: Counter
     snap_count: Counter
+    diff_count: Counter
+    looking_count: Counter
     revalidate_count: Counter
 
     def __init__(

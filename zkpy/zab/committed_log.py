@@ -65,6 +65,13 @@ class SyncPlan:
     last_zxid: int
     packets: list[bytes] = field(default_factory=list)
 
+    @property
+    def mode(self) -> str:
+        """SNAP, or the type of the first packet: DIFF or TRUNC."""
+        if self.snapshot:
+            return "SNAP"
+        return PacketType(int.from_bytes(self.packets[0][:4], "big")).name
+
 
 def plan_sync(peer_last_zxid: int, log: CommittedLog, last_processed_zxid: int) -> SyncPlan:
     min_zxid = log.min_zxid

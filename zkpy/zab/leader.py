@@ -78,6 +78,15 @@ class SendSnapshot:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncChosen:
+    """How a learner at `peer_zxid` is brought up to date: DIFF, TRUNC or SNAP."""
+
+    handle: Any
+    mode: str
+    peer_zxid: int
+
+
+@dataclass(frozen=True, slots=True)
 class CloseLearner:
     handle: Any
     reason: str
@@ -129,7 +138,7 @@ class GiveUp:
     reason: str
 
 
-Effect = (Send | SendSnapshot | CloseLearner | SaveAcceptedEpoch | SaveCurrentEpoch | StartServing | Apply
+Effect = (Send | SendSnapshot | SyncChosen | CloseLearner | SaveAcceptedEpoch | SaveCurrentEpoch | StartServing | Apply
           | LearnerMessage | Activate | GiveUp)
 
 
@@ -350,6 +359,7 @@ class LeaderCore:
 
     def _sync_learner(self, learner: _Learner, out: list[Effect]) -> None:
         plan = plan_sync(learner.last_zxid, self.committed, self.last_committed)
+        out.append(SyncChosen(learner.handle, plan.mode, learner.last_zxid))
         if plan.snapshot:
             out.append(SendSnapshot(learner.handle, self.last_committed))
         for data in plan.packets:

@@ -204,6 +204,8 @@ class Leading:
                 self._learner_message(effect.handle, effect.packet)
             elif kind is L.SendSnapshot:
                 self._send_snapshot(effect.handle, effect.zxid)
+            elif kind is L.SyncChosen:
+                self._sync_chosen(effect)
             elif kind is L.CloseLearner:
                 log.warning("closing learner connection", reason=effect.reason, address=effect.handle.address)
                 effect.handle.close()
@@ -225,9 +227,12 @@ class Leading:
                             synced, handle.peer, handle.established_ms)
                 for handle, sid, observer, synced in self.core.learner_states()]
 
+    def _sync_chosen(self, chosen: L.SyncChosen) -> None:
+        log.info("sync mode chosen", mode=chosen.mode, learner=self.core.sid_of(chosen.handle),
+                 learner_zxid=f"0x{chosen.peer_zxid:x}", zxid=f"0x{self.core.last_committed:x}")
+        (self.metrics.snap_count if chosen.mode == "SNAP" else self.metrics.diff_count).add()
+
     def _send_snapshot(self, conn: LearnerConnection, zxid: int) -> None:
-        log.info("sync mode chosen", mode="SNAP", zxid=f"0x{zxid:x}", address=conn.address)
-        self.metrics.snap_count.add()
         conn.write(packet(PacketType.SNAP, zxid))
         for chunk in serialize_sync_snapshot(self.replica.tree):
             conn.write(chunk)

@@ -139,6 +139,7 @@ class QuorumPeer:
         try:
             while not self._stopping.is_set():
                 replica.mode = "looking"
+                self.metrics.looking_count.add()
                 look = loop.create_task(elector.look_for_leader(replica.epochs.current_epoch, replica.last_zxid))
                 read_only = loop.create_task(self._serve_read_only()) if self.config.readonly_mode_enabled else None
                 await asyncio.wait([look, stop_wait], return_when=asyncio.FIRST_COMPLETED)
