@@ -39,7 +39,8 @@ leader gives up.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import OrderedDict, deque
+from itertools import takewhile
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -206,7 +207,8 @@ class LeaderCore:
         self._epoch_from_learners = accepted_epoch
         self._stage_deadline = 2 * init_limit
         self.learners: dict[Any, _Learner] = {}
-        self.outstanding: dict[int, _Proposal] = {}
+        self.outstanding: OrderedDict[int, _Proposal] = OrderedDict()
+        """Proposals not yet committed, oldest first (the oldest is found in O(1))."""
         self.last_proposed = last_zxid
         self.last_committed = last_zxid
         self._pending_syncs: dict[int, deque[Any]] = {}
@@ -409,29 +411,34 @@ class LeaderCore:
     # ------------------------------------------------------------ broadcast
 
     def propose(self, batch: list[tuple[Any, Any]]) -> list[Effect]:
-        """Txns prepared by the server core, in zxid order; the host logs them too."""
+        """Txns prepared by the server core, in zxid order; the host logs them too. Each
+        follower gets the batch's PROPOSALs in one Send."""
         out: list[Effect] = []
         followers = [le.handle for le in self.learners.values()
                      if not le.observer and le.phase in _SENDING]
+        proposals: list[bytes] = []
         for header, txn in batch:
             zxid = header.zxid
             if zxid & COUNTER_MASK == COUNTER_MASK:
                 out.append(GiveUp("zxid lower 32 bits have rolled over, forcing re-election"))
-                return out
+                break
             txn_bytes = encode_txn(header, txn)
             data = packet(PacketType.PROPOSAL, zxid, txn_bytes)
             if header.type == OpCode.reconfig:
                 self.last_seen = QuorumMaj.from_config_text(txn.data.decode("utf-8", "replace"))
             self.outstanding[zxid] = _Proposal(header, txn, data, txn_bytes, self.current_verifiers())
             self.last_proposed = zxid
-            for handle in followers:
-                out.append(Send(handle, data))
+            proposals.append(data)
+        if proposals:
+            joined = b"".join(proposals)
+            out[:0] = [Send(handle, joined) for handle in followers]
         return out
 
     def persisted(self, zxid: int) -> list[Effect]:
         """The leader's own log holds every txn up to `zxid`: that is the leader's ACK."""
         out: list[Effect] = []
-        for pending in sorted(z for z in self.outstanding if z <= zxid):
+        durable = list(takewhile(lambda pending: pending <= zxid, self.outstanding))
+        for pending in durable:
             self._ack(self.my_id, pending, out)
         return out
 
@@ -442,39 +449,56 @@ class LeaderCore:
         if proposal is None:
             return
         proposal.acks.add(sid)
-        self._commit_ready(out)
+        # Commits go in zxid order: only an ack of the oldest outstanding proposal can start them.
+        if zxid == next(iter(self.outstanding)):
+            self._commit_ready(out)
 
     def _commit_ready(self, out: list[Effect]) -> None:
-        while self.outstanding and self.allowed_to_commit:
-            zxid = min(self.outstanding)
-            proposal = self.outstanding[zxid]
+        """Commits the oldest proposals while each has its quorums; each learner gets what this
+        sends it (COMMITs or INFORMs, and the SYNC answers due after them) in one Send."""
+        outbox: dict[Any, list[bytes]] = {}
+        outstanding = self.outstanding
+        while outstanding and self.allowed_to_commit:
+            zxid, proposal = next(iter(outstanding.items()))
             if not proposal.has_all_quorums():
-                return
-            del self.outstanding[zxid]
+                break
+            del outstanding[zxid]
             self.last_committed = zxid
             self.committed.add(zxid, proposal.packet)
             if proposal.header.type == OpCode.reconfig:
-                self._commit_reconfig(zxid, proposal, out)
+                self._commit_reconfig(zxid, proposal, outbox, out)
             else:
-                self._send_commit(packet(PacketType.COMMIT, zxid),
-                                  packet(PacketType.INFORM, zxid, proposal.txn_bytes), out)
+                self._send_commit(outbox, PacketType.COMMIT, PacketType.INFORM, zxid, proposal.txn_bytes)
                 out.append(Apply(proposal.header, proposal.txn))
             for handle in self._pending_syncs.pop(zxid, ()):
-                out.append(Send(handle, packet(PacketType.SYNC, 0)))
+                outbox.setdefault(handle, []).append(packet(PacketType.SYNC, 0))
+        _flush(outbox, out)
 
-    def _send_commit(self, commit: bytes, inform: bytes, out: list[Effect]) -> None:
+    def _send_commit(self, outbox: dict[Any, list[bytes]], commit: PacketType, inform: PacketType,
+                     zxid: int, txn_bytes: bytes, prefix: bytes | None = None) -> None:
+        """COMMIT(-ish) to followers, INFORM(-ish) with the txn to observers, each after
+        `prefix` (the designated leader of an activation)."""
+        commit_packet = packet(commit, zxid, prefix)
+        inform_packet = None
         for le in self.learners.values():
-            if le.phase in _SENDING:
-                out.append(Send(le.handle, inform if le.observer else commit))
+            if le.phase not in _SENDING:
+                continue
+            if le.observer:
+                if inform_packet is None:
+                    inform_packet = packet(inform, zxid, (prefix or b"") + txn_bytes)
+                outbox.setdefault(le.handle, []).append(inform_packet)
+            else:
+                outbox.setdefault(le.handle, []).append(commit_packet)
 
-    def _commit_reconfig(self, zxid: int, proposal: _Proposal, out: list[Effect]) -> None:
+    def _commit_reconfig(self, zxid: int, proposal: _Proposal, outbox: dict[Any, list[bytes]],
+                         out: list[Effect]) -> None:
         new = proposal.verifiers[-1]
         designated = self._designated_leader(proposal, zxid)
         self.verifier = new
-        leader = designated.to_bytes(8, "big", signed=True)
-        self._send_commit(packet(PacketType.COMMITANDACTIVATE, zxid, leader),
-                          packet(PacketType.INFORMANDACTIVATE, zxid, leader + proposal.txn_bytes), out)
+        self._send_commit(outbox, PacketType.COMMITANDACTIVATE, PacketType.INFORMANDACTIVATE, zxid,
+                          proposal.txn_bytes, designated.to_bytes(8, "big", signed=True))
         out.append(Apply(proposal.header, proposal.txn))
+        _flush(outbox, out)  # the learners hear of the activation before anything below
         out.append(Activate(new, designated))
         if designated != self.my_id:
             self.allowed_to_commit = False
@@ -530,3 +554,9 @@ class LeaderCore:
         if not self.has_all_quorums(synced):
             out.append(GiveUp(f"not sufficient followers synced, only synced with sids: {sorted(synced)}"))
         return out
+
+
+def _flush(outbox: dict[Any, list[bytes]], out: list[Effect]) -> None:
+    for handle, data in outbox.items():
+        out.append(Send(handle, b"".join(data)))
+    outbox.clear()
