@@ -1,7 +1,8 @@
 """Build and run the Java load generator (bench/java/LoadGen.java) against one server.
 
 LoadGen is the stock Apache ZooKeeper Java client driven through its asynchronous API; the comment
-at the top of LoadGen.java explains how it keeps requests in flight and what it measures. This
+at the top of LoadGen.java explains how it keeps requests in flight and what it measures
+(FanOut.java: the watch fan-out, TreeLoad.java: the durability tree). This
 module compiles it when its sources change, describes workloads, and turns one run into the dict
 of LoadGen's JSON line. A failed run never raises: it comes back as {"error": ...} so that a
 side-by-side run can carry on with the next row.
@@ -34,27 +35,35 @@ RUN_SLACK_S = 90
 
 @dataclass(frozen=True)
 class Workload:
-    kind: str  # read | write | mixed
-    read_pct: int
+    kind: str  # read | write | mixed | churn | fanout
+    read_pct: int = 0
 
     @classmethod
     def parse(cls, text: str) -> Workload:
-        """`read`, `write`, `mixed` (90 % reads) or `mixed:PCT`."""
+        """`read`, `write`, `mixed` (90 % reads), `mixed:PCT`, `churn` or `fanout`."""
         kind, _, pct = text.strip().partition(":")
         if kind == "read" and not pct:
             return cls("read", 100)
-        if kind == "write" and not pct:
-            return cls("write", 0)
+        if kind in ("write", "churn", "fanout") and not pct:
+            return cls(kind, 0)
         if kind == "mixed":
             read_pct = int(pct) if pct else 90
             if not 0 <= read_pct <= 100:
                 raise ValueError(f"read percentage out of range in {text!r}")
             return cls("mixed", read_pct)
-        raise ValueError(f"unknown workload {text!r} (read, write, mixed or mixed:PCT)")
+        raise ValueError(f"unknown workload {text!r} (read, write, mixed, mixed:PCT, churn, fanout)")
 
     @property
     def label(self) -> str:
-        return f"mixed {self.read_pct}% read" if self.kind == "mixed" else self.kind
+        if self.kind == "mixed":
+            return f"read {self.read_pct}% / write {100 - self.read_pct}%"
+        return {"read": "read 100%", "write": "write 100%", "churn": "ephemeral create+delete",
+                "fanout": "watch fan-out"}[self.kind]
+
+    @property
+    def slug(self) -> str:
+        """For file names."""
+        return f"mixed{self.read_pct}" if self.kind == "mixed" else self.kind
 
     @property
     def writes(self) -> bool:
@@ -72,8 +81,18 @@ class LoadSettings:
     outstanding: int = 100
     value_size_bytes: int = 1024
     znodes: int = 1000
+    watchers: int = 1000
+    fanout_rounds: int = 20
+    fanout_warmup_rounds: int = 2
 
-    def loadgen_args(self) -> list[str]:
+    def loadgen_args(self, workload: Workload) -> list[str]:
+        if workload.kind == "fanout":
+            return [
+                "--watchers", str(self.watchers),
+                "--rounds", str(self.fanout_rounds),
+                "--warmup-rounds", str(self.fanout_warmup_rounds),
+                "--value-size", str(self.value_size_bytes),
+            ]
         return [
             "--seconds", str(self.seconds),
             "--warmup", str(self.warmup_s),
@@ -82,6 +101,13 @@ class LoadSettings:
             "--value-size", str(self.value_size_bytes),
             "--znodes", str(self.znodes),
         ]
+
+    def timeout_s(self, workload: Workload) -> float:
+        """How long one LoadGen run may take before it counts as hung."""
+        if workload.kind == "fanout":
+            # connecting and closing every watcher, and at most a few seconds per round
+            return RUN_SLACK_S + 0.1 * self.watchers + 5.0 * (self.fanout_rounds + self.fanout_warmup_rounds)
+        return RUN_SLACK_S + self.warmup_s + self.seconds
 
 
 def sources() -> list[Path]:
@@ -114,30 +140,32 @@ def classpath() -> str:
 
 
 def run_loadgen(
-    address: str,
+    connect: str,
     workload: Workload,
     settings: LoadSettings,
-    server_pid: int | None,
+    server_pids: list[int],
     log_path: Path,
 ) -> dict[str, object]:
-    """Run LoadGen once; its stderr goes to log_path. Returns its JSON line or {"error": ...}."""
+    """Run LoadGen once against `connect` (one server, or several separated by commas: the
+    sessions are then spread over them); its stderr goes to log_path. Returns its JSON line or
+    {"error": ...}."""
     command = [
         "java", *JVM_OPTIONS, "-cp", classpath(), "LoadGen",
-        "--connect", address,
+        "--connect", connect,
         *workload.loadgen_args(),
-        *settings.loadgen_args(),
+        *settings.loadgen_args(workload),
         "--clock-ticks", str(os.sysconf("SC_CLK_TCK")),
     ]
-    if server_pid is not None:
-        command += ["--server-pid", str(server_pid)]
-    timeout_s = settings.warmup_s + settings.seconds + RUN_SLACK_S
+    if server_pids:
+        command += ["--server-pid", ",".join(map(str, server_pids))]
+    timeout_s = settings.timeout_s(workload)
     with open(log_path, "wb") as log:
         try:
             done = subprocess.run(
                 command, stdout=subprocess.PIPE, stderr=log, stdin=subprocess.DEVNULL, timeout=timeout_s
             )
         except subprocess.TimeoutExpired:
-            return {"error": f"load generator did not finish within {timeout_s} s (log: {log_path})"}
+            return {"error": f"load generator did not finish within {timeout_s:.0f} s (log: {log_path})"}
     result = parse_result(done.stdout.decode("utf-8", "replace"))
     if result is None:
         return {"error": f"load generator exited with {done.returncode} without a result (log: {log_path})"}

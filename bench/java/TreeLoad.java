@@ -55,9 +55,7 @@ final class TreeLoad {
         result.put("fanout", opt.fanout);
         result.put("root", opt.root);
         TreeLoad load = new TreeLoad(opt);
-        for (int i = 0; i < opt.sessions; i++) {
-            handles.add(LoadGen.connect(opt));
-        }
+        handles.addAll(LoadGen.connectAll(opt, 0, opt.sessions));
         if (opt.workload.equals("populate")) {
             load.populate(handles, result);
         } else {
@@ -66,7 +64,7 @@ final class TreeLoad {
     }
 
     private void populate(List<ZooKeeper> handles, Map<String, Object> result) throws Exception {
-        Meter meter = new Meter(opt);
+        LoadGen.Meter meter = new LoadGen.Meter(opt);
         Phase top = new Phase(handles.subList(0, 1), opt.outstanding, 1, (zk, i, cb) ->
                 zk.create(opt.root, new byte[0], ZooDefs.Ids.OPEN_ACL_UNSAFE, CreateMode.PERSISTENT, cb, null));
         top.runToEnd();
@@ -93,7 +91,7 @@ final class TreeLoad {
     }
 
     private void touch(List<ZooKeeper> handles, Map<String, Object> result) throws Exception {
-        Meter meter = new Meter(opt);
+        LoadGen.Meter meter = new LoadGen.Meter(opt);
         Phase phase = new Phase(handles, opt.outstanding, Long.MAX_VALUE, (zk, i, cb) ->
                 zk.setData(layout.leaf(ThreadLocalRandom.current().nextLong(layout.leaves)), value, -1, cb, null));
         Thread stdinWatcher = new Thread(() -> {
@@ -154,42 +152,6 @@ final class TreeLoad {
 
         String leaf(long i) {
             return parent((int) (i / fanout)) + "/" + String.format(leafFormat, i);
-        }
-    }
-
-    /** Server, generator and machine CPU over one phase, as LoadGen measures its window. */
-    static final class Meter {
-        private final LoadGen.CpuClock server;
-        private final LoadGen.CpuClock machine;
-        private final long serverStartNs;
-        private final long machineStartNs;
-        private final long clientStartNs;
-        private final long startNs;
-
-        Meter(LoadGen.Options opt) {
-            server = new LoadGen.CpuClock(opt.serverPid, opt.clockTicksPerSecond);
-            machine = new LoadGen.CpuClock(0, opt.clockTicksPerSecond);
-            machineStartNs = machine.machineBusyNanos();
-            serverStartNs = server.nanos();
-            clientStartNs = LoadGen.CpuClock.selfNanos();
-            startNs = System.nanoTime();
-        }
-
-        /** Puts the CPU shares into result and returns the elapsed seconds. */
-        double stop(Map<String, Object> result) {
-            long elapsedNs = System.nanoTime() - startNs;
-            long clientNs = LoadGen.CpuClock.selfNanos() - clientStartNs;
-            long serverNs = server.nanos() - serverStartNs;
-            long machineNs = machine.machineBusyNanos() - machineStartNs;
-            result.put("client_cpu_pct", LoadGen.round(100.0 * clientNs / elapsedNs, 1));
-            if (serverStartNs >= 0 && serverNs >= 0) {
-                result.put("server_cpu_pct", LoadGen.round(100.0 * serverNs / elapsedNs, 1));
-                if (machineStartNs >= 0 && machineNs >= 0) {
-                    long otherNs = Math.max(0, machineNs - serverNs - clientNs);
-                    result.put("other_cpu_pct", LoadGen.round(100.0 * otherNs / elapsedNs, 1));
-                }
-            }
-            return elapsedNs / 1e9;
         }
     }
 
