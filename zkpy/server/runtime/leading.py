@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import structlog
@@ -60,6 +60,7 @@ class LearnerConnection(asyncio.Protocol):
         self.peer: tuple[str, int] = ("", 0)
         self.established_ms = int(time.time() * 1000)
         self.closed = False
+        self._out: list[bytes] = []
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
@@ -85,11 +86,30 @@ class LearnerConnection(asyncio.Protocol):
         self.leading.learner_lost(self)
 
     def write(self, data: bytes) -> None:
-        if not self.closed and self.transport is not None:
-            self.transport.write(data)
+        """Queued, and sent with whatever else this loop iteration writes to the learner (one
+        send for the COMMITs of many ACKs read at once, not one each)."""
+        if self.closed or self.transport is None:
+            return
+        self._out.append(data)
+        if len(self._out) == 1:
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def write_stream(self, chunks: Iterable[bytes]) -> None:
+        """Large data (a snapshot): after what is queued, straight to the transport's buffer."""
+        self._flush()
+        for chunk in chunks:
+            if self.closed or self.transport is None:
+                return
+            self.transport.write(chunk)
+
+    def _flush(self) -> None:
+        out, self._out = self._out, []
+        if out and not self.closed and self.transport is not None:
+            self.transport.write(b"".join(out))
 
     def close(self) -> None:
         if not self.closed and self.transport is not None:
+            self._flush()
             self.closed = True
             self.transport.close()
 
@@ -234,8 +254,7 @@ class Leading:
 
     def _send_snapshot(self, conn: LearnerConnection, zxid: int) -> None:
         conn.write(packet(PacketType.SNAP, zxid))
-        for chunk in serialize_sync_snapshot(self.replica.tree):
-            conn.write(chunk)
+        conn.write_stream(serialize_sync_snapshot(self.replica.tree))
 
     def _learner_message(self, conn: LearnerConnection, qp: QuorumPacket) -> None:
         server = self.server
