@@ -83,7 +83,6 @@ class Following:
         self.make_core = make_core
         self.stopping = stopping
         self.metrics = replica.storage.metrics or ServerMetrics()
-        config = replica.config
         self.core = Ln.LearnerCore(
             replica.my_id, observer=observer, accepted_epoch=replica.epochs.accepted_epoch,
             current_epoch=replica.epochs.current_epoch, last_logged_zxid=replica.last_zxid,
