@@ -7,14 +7,14 @@ from zkpy.zab.packets import PacketReader, PacketType, QuorumPacket, packet
 from zkpy.zab.zxid import make_zxid as z
 
 
-def proposal(zxid: int) -> bytes:
-    return packet(PacketType.PROPOSAL, zxid, f"txn {zxid:x}".encode())
+def txn_bytes(zxid: int) -> bytes:
+    return f"txn {zxid:x}".encode()
 
 
 def log_of(*zxids: int, capacity: int = 500) -> CommittedLog:
     log = CommittedLog(capacity)
     for zxid in zxids:
-        log.add(zxid, proposal(zxid))
+        log.add(zxid, txn_bytes(zxid))
     return log
 
 
@@ -34,7 +34,8 @@ def test_the_log_keeps_the_newest_capacity_entries() -> None:
     log = log_of(*(z(1, i) for i in range(1, 8)), capacity=3)
     assert len(log) == 3
     assert (log.min_zxid, log.max_zxid) == (z(1, 5), z(1, 7))
-    assert [zxid for zxid, _ in log.entries()] == [z(1, 5), z(1, 6), z(1, 7)]
+    assert list(log.entries()) == [(zx, packet(PacketType.PROPOSAL, zx, txn_bytes(zx)))
+                                   for zx in (z(1, 5), z(1, 6), z(1, 7))]
     log.clear()
     assert len(log) == 0 and log.min_zxid is None and log.max_zxid is None
 

@@ -78,7 +78,7 @@ def make_leader(qv: QuorumMaj, *, accepted: int = 1, current: int = 1, last_zxid
         committed = CommittedLog()
         for counter in range(1, (zxid & 0xFFFFFFFF) + 1):
             zx = z(current, counter)
-            committed.add(zx, packet(PacketType.PROPOSAL, zx, encode_txn(*txn(zx))))
+            committed.add(zx, encode_txn(*txn(zx)))
     return L.LeaderCore(my_id, qv, accepted_epoch=accepted, current_epoch=current, last_zxid=zxid,
                         committed=committed, init_limit=INIT_LIMIT, sync_limit=SYNC_LIMIT)
 
@@ -224,7 +224,7 @@ def test_an_old_learner_gets_a_snapshot_then_newleader() -> None:
     committed = CommittedLog(2)
     for counter in range(1, 6):
         zx = z(1, counter)
-        committed.add(zx, packet(PacketType.PROPOSAL, zx, encode_txn(*txn(zx))))
+        committed.add(zx, encode_txn(*txn(zx)))
     core = make_leader(ensemble(3), last_zxid=z(1, 5), committed=committed)
     core.learner_connected("h2")
     core.on_packet("h2", info(2, 1))

@@ -271,7 +271,7 @@ class Node:
                 continue
             header, txn, _ = decode_txn(txn_bytes)
             sim.apply(self, tree, header, txn, "replay")
-            self.committed.add(zxid, packet(PacketType.PROPOSAL, zxid, txn_bytes))
+            self.committed.add(zxid, txn_bytes)
         return tree
 
     def crash(self) -> None:
@@ -520,7 +520,7 @@ class LeadingHost:
             if zxid > node.tree.last_processed_zxid:
                 sim.apply(node, node.tree, proposal.header, proposal.txn, "settle")
                 if sim.config.settle_into_committed_log:
-                    node.committed.add(zxid, proposal.packet)
+                    node.committed.add(zxid, proposal.txn_bytes)
         self.core.outstanding.clear()
 
 
@@ -637,8 +637,7 @@ class FollowingHost:
                 self.kick_sync()
         elif kind is Ln.Apply:
             sim.apply(node, node.tree, effect.header, effect.txn, "commit")
-            node.committed.add(effect.header.zxid, packet(PacketType.PROPOSAL, effect.header.zxid,
-                                                          effect.txn_bytes))
+            node.committed.add(effect.header.zxid, effect.txn_bytes)
         elif kind is Ln.ReplyToPing:
             assert self.conn is not None
             ping = packet(PacketType.PING, effect.packet.zxid, b"", effect.packet.authinfo)
@@ -771,7 +770,7 @@ class FollowingHost:
             if txn.zxid > node.tree.last_processed_zxid:
                 sim.apply(node, node.tree, txn.header, txn.txn, "settle")
                 if sim.config.settle_into_committed_log:
-                    node.committed.add(txn.zxid, packet(PacketType.PROPOSAL, txn.zxid, txn.txn_bytes))
+                    node.committed.add(txn.zxid, txn.txn_bytes)
 
 
 # ------------------------------------------------------------------ the simulator

@@ -31,11 +31,14 @@ DEFAULT_COMMIT_LOG_COUNT = 500
 
 
 class CommittedLog:
+    """The last `capacity` committed txns (ZKDatabase.committedLog), kept as serialized txns:
+    the PROPOSAL packets a DIFF sync sends are framed only when a sync reads them."""
+
     def __init__(self, capacity: int = DEFAULT_COMMIT_LOG_COUNT) -> None:
         self._entries: deque[tuple[int, bytes]] = deque(maxlen=capacity)
 
-    def add(self, zxid: int, proposal_packet: bytes) -> None:
-        self._entries.append((zxid, proposal_packet))
+    def add(self, zxid: int, txn_bytes: bytes) -> None:
+        self._entries.append((zxid, txn_bytes))
 
     def clear(self) -> None:
         self._entries.clear()
@@ -52,7 +55,8 @@ class CommittedLog:
         return self._entries[-1][0] if self._entries else None
 
     def entries(self) -> Iterable[tuple[int, bytes]]:
-        return iter(self._entries)
+        """(zxid, PROPOSAL packet) of each txn, oldest first."""
+        return ((zxid, packet(PacketType.PROPOSAL, zxid, txn)) for zxid, txn in self._entries)
 
 
 @dataclass(slots=True)

@@ -464,7 +464,7 @@ class LeaderCore:
                 break
             del outstanding[zxid]
             self.last_committed = zxid
-            self.committed.add(zxid, proposal.packet)
+            self.committed.add(zxid, proposal.txn_bytes)
             if proposal.header.type == OpCode.reconfig:
                 self._commit_reconfig(zxid, proposal, outbox, out)
             else:

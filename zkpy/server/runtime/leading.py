@@ -345,9 +345,14 @@ class Leading:
         effects = self.core.propose(batch)
         self.metrics.proposal_count.add(len(batch))
         self._execute(effects)
-        for zxid in (header.zxid for header, _ in batch):
-            self.replica.record_proposal_size(len(self.core.outstanding[zxid].txn_bytes)
-                                              if zxid in self.core.outstanding else 0)
+        outstanding = self.core.outstanding
+        # The log takes the bytes the proposals carry (a txn is serialized once).
+        proposed = [header.zxid for header, _ in batch if header.zxid in outstanding]
+        txns = [outstanding[zxid].txn_bytes for zxid in proposed]
+        for txn in txns:
+            self.replica.record_proposal_size(len(txn))
         self.replica.pending_syncs = self.core.pending_sync_count
-        return batch[-1][0].zxid, self.replica.storage.log_and_sync(batch)
+        if not proposed:
+            return None
+        return proposed[-1], self.replica.storage.log_and_sync(txns)
 

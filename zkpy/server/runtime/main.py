@@ -21,6 +21,7 @@ import structlog
 import uvloop
 
 from zkpy.datatree.tree import DataTree
+from zkpy.jute.txns import encode_txn
 from zkpy.persistence.restore import EmptySnapshotError
 from zkpy.persistence.snapshot_files import NoValidSnapshotError
 from zkpy.persistence.txnlog import CorruptLogError
@@ -96,7 +97,7 @@ class StandaloneServer:
                 batch = core.take_proposals()
                 if not batch:
                     continue
-                syncing = (batch, self.storage.log_and_sync(batch))
+                syncing = (batch, self.storage.log_and_sync(serialized(batch)))
             durable, future = syncing
             try:
                 await future
@@ -108,7 +109,7 @@ class StandaloneServer:
                 return
             self._proposals_waiting.clear()
             following = core.take_proposals()
-            syncing = (following, self.storage.log_and_sync(following)) if following else None
+            syncing = (following, self.storage.log_and_sync(serialized(following))) if following else None
             for header, txn in durable:
                 core.commit(header, txn)
             self.storage.maybe_snapshot(core.tree)
@@ -195,3 +196,7 @@ def run(config: ServerConfig, config_path: Path) -> int:
     except OSError:
         config_text = None
     return uvloop.run(_start(config, config_text, config_path))
+
+
+def serialized(batch: list[tuple[Any, Any]]) -> list[bytes]:
+    return [encode_txn(header, txn) for header, txn in batch]

@@ -35,7 +35,6 @@ from zkpy.server.server_spec import parse_server_spec
 from zkpy.server.runtime.storage import Storage
 from zkpy.server.zkserver import ZooKeeperServer
 from zkpy.zab.committed_log import CommittedLog
-from zkpy.zab.packets import PacketType, packet
 from zkpy.zab.quorum import QuorumMaj
 
 log = structlog.get_logger("zkpy.quorum")
@@ -132,7 +131,7 @@ class Replica:
         return self.tree.last_processed_zxid
 
     def remember(self, zxid: int, txn_bytes: bytes) -> None:
-        self.committed.add(zxid, packet(PacketType.PROPOSAL, zxid, txn_bytes))
+        self.committed.add(zxid, txn_bytes)
 
     def remember_replayed(self, entry: LogEntry) -> None:
         self.remember(entry.zxid, entry.raw)

@@ -1,7 +1,7 @@
 """Durability of one server: group-committed txn log, background fuzzy snapshots, restore, purge.
 
 Theory of operation (ZooKeeper's SyncRequestProcessor + FileTxnSnapLog):
-* `log_and_sync(batch)` appends every txn proposed since the last call and fsyncs them with one
+* `log_and_sync(txns)` appends every txn proposed since the last call and fsyncs them with one
   fdatasync on the log thread, off the event loop. The caller acknowledges nothing of the batch
   before its future resolves, and while one sync runs the next batch gathers: one fsync covers
   every txn that arrived meanwhile (group commit).
@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import structlog
 
@@ -82,13 +81,12 @@ class Storage:
 
     # ------------------------------------------------------------ the write path
 
-    def log_and_sync(self, batch: list[tuple[Any, Any]]) -> asyncio.Future[int]:
-        """Appends `batch` and starts its fsync on the log thread; the future resolves once
-        every txn of it is durable (and raises OSError if it could not be made so)."""
-        self.logs.append([(header, txn, None) for header, txn in batch])
-        self._txns_since_snapshot += len(batch)
+    def log_and_sync(self, txns: list[bytes]) -> asyncio.Future[int]:
+        """Appends serialized txns (encode_txn) and starts their fsync on the log thread; the
+        future resolves once every one is durable (and raises OSError if it could not be)."""
+        self.log_serialized(txns)
         if self.metrics is not None:
-            self.metrics.sync_processor_batch_size.record(len(batch))
+            self.metrics.sync_processor_batch_size.record(len(txns))
         return self.sync()
 
     def log_serialized(self, txns: list[bytes]) -> None:
