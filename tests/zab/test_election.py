@@ -138,6 +138,30 @@ def test_finalize_wait_restarts_on_stale_news_and_ends_on_better_news() -> None:
     assert election.next_deadline_ms() == 280 + 200
 
 
+def test_when_every_reachable_voter_agrees_the_election_decides_without_the_finalize_wait() -> None:
+    # A failover: 3 is gone, 1 and 2 reach each other and agree on 2 at once.
+    follower, leader = Election(1, ensemble(3)), Election(2, ensemble(3))
+    for election in (follower, leader):
+        election.reachable = frozenset({1, 2})
+    follower.start(4, make_zxid(4, 7), now_ms=0)
+    leader.start(4, make_zxid(4, 9), now_ms=0)
+    [decided] = follower.on_notification(2, note(LOOKING, 2, make_zxid(4, 9), 1, 4), now_ms=3)[-1:]
+    assert decided == Decided(2, PeerState.FOLLOWING, Vote(2, make_zxid(4, 9), 1, 4), 3)
+    [decided] = leader.on_notification(1, note(LOOKING, 2, make_zxid(4, 9), 1, 4), now_ms=4)
+    assert decided == Decided(2, PeerState.LEADING, Vote(2, make_zxid(4, 9), 1, 4), 4)
+
+
+def test_a_reachable_voter_not_heard_yet_keeps_the_finalize_wait() -> None:
+    election = Election(1, ensemble(3))
+    election.reachable = frozenset({2, 3})
+    election.start(0, 5, now_ms=0)
+    assert election.on_notification(2, note(LOOKING, 1, 5, 1, 0), now_ms=10) == []  # 3 unheard
+    assert election.next_deadline_ms() == 210
+    # 3 agrees during the wait: now everyone reachable has, and the election ends there.
+    [decided] = election.on_notification(3, note(LOOKING, 1, 5, 1, 0), now_ms=50)
+    assert decided == Decided(1, PeerState.LEADING, Vote(1, 5, 1, 0), 50)
+
+
 def test_notification_timeout_doubles_up_to_the_maximum() -> None:
     election = Election(1, ensemble(3), max_notification_interval_ms=1000)
     election.start(0, 0, now_ms=0)

@@ -202,10 +202,12 @@ class LeaderElector:
         except NotificationError as e:
             log.warning("malformed notification skipped", sid=sid, reason=str(e))
             return
+        self.election.reachable = self.port.connected_sids()
         self._apply(self.election.on_notification(sid, notification, self._clock_ms()))
 
     def _on_timer(self) -> None:
         self._timer = None
+        self.election.reachable = self.port.connected_sids()
         self._apply(self.election.tick(self._clock_ms()))
 
     def _apply(self, effects: list[Effect]) -> None:
