@@ -16,6 +16,7 @@ and key.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -137,3 +138,8 @@ def _bracket(host: str) -> str:
         return host
     groups = address.exploded.split(":")
     return "[" + ":".join(f"{int(group, 16):x}" for group in groups) + "]"
+
+
+def servers_of(members: Mapping[int, str]) -> dict[int, QuorumServer]:
+    """Each `server.<sid>` value of a configuration, parsed (e.g. QuorumMaj specs by sid)."""
+    return {sid: parse_server_spec(sid, spec) for sid, spec in members.items()}

@@ -98,6 +98,10 @@ class QuorumMaj:
     def members(self) -> Mapping[int, QuorumMember]:
         return self._members
 
+    def specs(self) -> dict[int, str]:
+        """`{sid: spec}`, what `from_specs` takes."""
+        return {sid: member.spec for sid, member in self._members.items()}
+
     @property
     def voting_members(self) -> frozenset[int]:
         return self._voters

@@ -25,7 +25,7 @@ import structlog
 
 from zkpy.server.config import ServerConfig
 from zkpy.server.properties import parse_java_int
-from zkpy.server.server_spec import parse_server_spec
+from zkpy.server.server_spec import servers_of
 from zkpy.server.runtime.election_port import DEFAULT_CONNECT_TIMEOUT_MS, Address, ElectionPort
 from zkpy.zab.election import (
     MAX_NOTIFICATION_INTERVAL_MS,
@@ -177,10 +177,8 @@ class LeaderElector:
     def reconfigure(self, verifier: QuorumMaj) -> None:
         """A new configuration is in force: vote by it and reach its new members."""
         self.election.reconfigure(verifier)
-        for sid, member in verifier.members.items():
-            if sid not in self.port.addresses:
-                server = parse_server_spec(sid, member.spec)
-                self.port.addresses[sid] = (server.host, server.election_port)
+        for sid, server in servers_of(verifier.specs()).items():
+            self.port.addresses.setdefault(sid, (server.host, server.election_port))
 
     def update_current_epoch(self, epoch: int) -> None:
         """The ensemble established `epoch`: peers that ask are told the vote with it."""

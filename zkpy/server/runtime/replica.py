@@ -31,7 +31,7 @@ from zkpy.server.admin_commands import LearnerInfo
 from zkpy.server.config import QuorumServer, ServerConfig
 from zkpy.server.dynamic_config import write_activated_config
 from zkpy.server.fourletter import FourLetterContext
-from zkpy.server.server_spec import parse_server_spec
+from zkpy.server.server_spec import servers_of
 from zkpy.server.runtime.storage import Storage
 from zkpy.server.zkserver import ZooKeeperServer
 from zkpy.zab.committed_log import CommittedLog
@@ -65,7 +65,7 @@ class Replica:
     learner_infos: Callable[[], Sequence[LearnerInfo]] = lambda: ()
 
     def __post_init__(self) -> None:
-        self.servers = _servers_of(self.verifier)
+        self.servers = servers_of(self.verifier.specs())
         self.set_tree(self.tree)
 
     def set_tree(self, tree: DataTree) -> None:
@@ -82,7 +82,7 @@ class Replica:
         if not self.config.reconfig_enabled or verifier.version <= self.verifier.version:
             return False
         self.verifier = verifier
-        self.servers = _servers_of(verifier)
+        self.servers = servers_of(verifier.specs())
         self.tree.set_config(verifier.config_bytes(), verifier.version, int(time.time() * 1000))
         if self.config_path is not None:
             own = self.servers.get(self.my_id)
@@ -164,7 +164,3 @@ class Replica:
             self.tree.apply(header, txn)
         if txn_bytes is not None:
             self.remember(header.zxid, txn_bytes)
-
-
-def _servers_of(verifier: QuorumMaj) -> dict[int, QuorumServer]:
-    return {sid: parse_server_spec(sid, member.spec) for sid, member in verifier.members.items()}
