@@ -9,6 +9,7 @@ and peers that send garbage.
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import struct
 from collections.abc import Callable, Coroutine
@@ -371,6 +372,53 @@ def test_close_is_idempotent_and_closes_every_socket() -> None:
         half_writer.close()
         with pytest.raises(OSError):
             await asyncio.open_connection(LOOPBACK, ports[1])
+
+    run(main)
+
+
+def test_a_connection_the_peer_closes_at_once_is_a_failed_dial(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """uvloop raises RuntimeError on a write to a transport the peer has closed: a dial that
+    connects and is reset before the handshake goes out must count as a failed dial (seen in the
+    migration test as an exception escaping to the event loop)."""
+
+    async def main() -> None:
+        ports = {2: free_port(), 5: free_port()}
+        escaped: list[dict[str, Any]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda _loop, context: escaped.append(context))
+        real_open_connection = asyncio.open_connection
+        resets = 0
+
+        async def reset_once(host: str, port_number: int) -> Streams:
+            nonlocal resets
+            reader, writer = await real_open_connection(host, port_number)
+            if resets == 0:
+                resets += 1
+                writer.transport.abort()
+                await asyncio.sleep(0)
+            return reader, writer
+
+        monkeypatch.setattr(asyncio, "open_connection", reset_once)
+        port = ElectionPort(5, {sid: (LOOPBACK, p) for sid, p in ports.items()}, Inbox())
+        server, accepted = await fake_listener(ports[2])
+        await port.start()
+        try:
+            port.send(2, b"lost with the reset connection")
+            reader, writer = await next_connection(accepted)
+            assert await closed_by_peer(reader)
+            writer.close()
+            await asyncio.sleep(0.1)
+            gc.collect()
+            assert not escaped, escaped
+            port.send(2, b"vote")
+            reader, writer = await next_connection(accepted)
+            await read_handshake(reader)
+            assert await read_frame(reader) == b"vote"
+            writer.close()
+        finally:
+            await port.close()
+            server.close()
 
     run(main)
 

@@ -216,8 +216,10 @@ class ElectionPort:
                 return
         finally:
             peer.dialing = None
-        if self._closed:
+        if self._closed or writer.is_closing():
+            # Closed by the peer (or by us) before we had a turn to speak; the next broadcast redials.
             writer.close()
+            self._forget_if_unknown(sid)
             return
         peer.failed_dials = 0
         writer.write(self._handshake)
@@ -324,7 +326,7 @@ class ElectionPort:
         writer = conn.writer
         try:
             if peer.pending is None and peer.last_sent is not None:
-                writer.write(peer.last_sent)
+                _write(writer, peer.last_sent)
                 await writer.drain()
             while not conn.closed:
                 await peer.ready.wait()
@@ -334,7 +336,7 @@ class ElectionPort:
                 if frame is None:
                     continue
                 peer.last_sent = frame
-                writer.write(frame)
+                _write(writer, frame)
                 await writer.drain()
         except OSError as e:
             self._drop(conn, _reason(e))
@@ -393,6 +395,13 @@ async def _read_handshake(reader: asyncio.StreamReader) -> tuple[Handshake, byte
         if not chunk:
             raise HandshakeError(f"connection closed after {len(buffer)} bytes of handshake")
         buffer += chunk
+
+
+def _write(writer: asyncio.StreamWriter, frame: bytes) -> None:
+    """uvloop raises RuntimeError, not an OSError, on a write to a transport the peer closed."""
+    if writer.is_closing():
+        raise ConnectionResetError("closed by the peer")
+    writer.write(frame)
 
 
 def _remote(writer: asyncio.StreamWriter) -> str:

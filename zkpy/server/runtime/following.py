@@ -158,8 +158,7 @@ class Following:
         for effect in effects:
             kind = type(effect)
             if kind is Ln.Send:
-                assert self.writer is not None
-                self.writer.write(effect.data)
+                self._send(effect.data)
             elif kind is Ln.Log:
                 replica.storage.log_serialized([effect.txn_bytes])
                 self._unsynced_zxid = effect.zxid
@@ -174,9 +173,8 @@ class Following:
                     self.metrics.learner_commit_received_count.add()
             elif kind is Ln.ReplyToPing:
                 touches = self.server.take_touches() if self.server is not None else {}
-                assert self.writer is not None
-                self.writer.write(packet(PacketType.PING, effect.packet.zxid, encode_touches(touches),
-                                         effect.packet.authinfo))
+                self._send(packet(PacketType.PING, effect.packet.zxid, encode_touches(touches),
+                                  effect.packet.authinfo))
             elif kind is Ln.SyncArrived:
                 if self.server is not None:
                     self.server.sync_arrived()
@@ -293,11 +291,15 @@ class Following:
                 if self.writer is not None:
                     self.writer.close()
                 raise
-            if self.writer is None or self.writer.is_closing():
-                return
             for effect in self.core.persisted(zxid):
                 if isinstance(effect, Ln.Send):
-                    self.writer.write(effect.data)
+                    self._send(effect.data)
+
+    def _send(self, data: bytes) -> None:
+        """The leader link can close during any await; this role ends at its next read, and what
+        it would have sent by then is moot."""
+        if self.writer is not None and not self.writer.is_closing():
+            self.writer.write(data)
 
     def _settle_pending(self) -> None:
         """Proposals logged but not committed are applied to the tree (and its committed log), as
