@@ -176,7 +176,8 @@ class ClientConnection(asyncio.Protocol):
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        if self._out and self.transport is not None:
+        # After connection_lost uvloop raises RuntimeError on a write; the replies are moot.
+        if self._out and self.transport is not None and not self._closed:
             out = self._out
             self._out = []
             self.transport.write(b"".join(out) if len(out) > 1 else out[0])
