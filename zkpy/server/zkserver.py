@@ -55,6 +55,7 @@ log = structlog.get_logger("zkpy.server")
 
 _REQUEST_HEADER = struct.Struct(">ii")
 _INT = struct.Struct(">i")
+_FAST_READ_FAILURES = (IndexError, *DECODE_ERRORS)
 _FAST_READS = frozenset({OpCode.getData, OpCode.exists})
 _ZERO_PASSWORD = bytes(16)
 
@@ -486,7 +487,7 @@ class ZooKeeperServer:
         try:
             path, off = read_ustring(frame, 8)
             watch = frame[off]
-        except (IndexError, *DECODE_ERRORS):
+        except _FAST_READ_FAILURES:
             return None
         tree = self.tree
         node = tree.nodes.get(path)
