@@ -1,6 +1,5 @@
 # Sourced by bin/ scripts: makes sure the project's virtualenv exists and is current.
-# Sets ZKPY_ROOT and ZKPY_PYTHON. The venv is rebuilt when pyproject.toml changes, and the compiled
-# hot-path modules are brought up to date (ZKPY_PURE_PYTHON=1 skips them).
+# Sets ZKPY_ROOT and ZKPY_PYTHON. The venv is rebuilt when pyproject.toml changes.
 ZKPY_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 ZKPY_VENV="${ZKPY_VENV:-$ZKPY_ROOT/.venv}"
 ZKPY_PYTHON="$ZKPY_VENV/bin/python"
@@ -21,11 +20,6 @@ if [ ! -x "$ZKPY_PYTHON" ] || [ ! -f "$zkpy_stamp" ] || [ "$ZKPY_ROOT/pyproject.
     base_python="$(zkpy_find_python)" || exit 1
     echo "zkpy: setting up $ZKPY_VENV" >&2
     "$base_python" -m venv "$ZKPY_VENV" || exit 1
-    "$ZKPY_PYTHON" -m pip install -q --disable-pip-version-check -e "$ZKPY_ROOT[test,compiled]" >&2 || exit 1
+    "$ZKPY_PYTHON" -m pip install -q --disable-pip-version-check -e "$ZKPY_ROOT[test]" >&2 || exit 1
     touch "$zkpy_stamp"
 fi
-
-# Compiles the hot-path modules whose current source has no build in the venv's cache yet (see
-# zkpy/build_compiled.py): about 0.1 s when nothing changed, and never a reason not to
-# start. Its output goes to stderr so that commands such as `zkpy-server status` keep stdout clean.
-(cd "$ZKPY_ROOT" && "$ZKPY_PYTHON" -m zkpy.build_compiled) >&2 || true

@@ -20,7 +20,6 @@ from typing import Any
 import structlog
 import uvloop
 
-from zkpy import compiled
 from zkpy.datatree.tree import DataTree
 from zkpy.jute.txns import encode_txn
 from zkpy.persistence.restore import EmptySnapshotError
@@ -191,7 +190,7 @@ async def _start_quorum_peer(config: ServerConfig, config_text: str | None, conf
 def run(config: ServerConfig, config_path: Path) -> int:
     """Runs a server on `config` until SIGTERM/SIGINT; returns the process exit code."""
     configure_logging(config.log_level, config.log_format)
-    log.info("starting", config=str(config_path), compiled_modules=compiled.compiled_summary())
+    log.info("starting", config=str(config_path))
     try:
         config_text: str | None = config_path.read_text(errors="replace")
     except OSError:
