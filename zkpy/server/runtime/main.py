@@ -31,6 +31,7 @@ from zkpy.server.logs import configure_logging
 from zkpy.server.prep import PrepPolicy
 from zkpy.server.metrics import ServerMetrics
 from zkpy.server.runtime.admin_http import start_http_endpoints
+from zkpy.server.runtime import heap
 from zkpy.server.runtime.client_port import ClientConnection, listen_for_clients
 from zkpy.server.runtime.housekeeping import autopurge, log_config_warnings, reap_containers
 from zkpy.server.runtime.quorum_peer import QuorumPeer
@@ -171,6 +172,7 @@ async def _start(config: ServerConfig, config_text: str | None, config_path: Pat
         return EXIT_DATADIR_UNUSABLE
     log.info("database loaded", zxid=f"0x{restored.zxid:x}", snapshot_zxid=f"0x{max(restored.snapshot_zxid, 0):x}",
              txns_replayed=restored.txns_replayed, sessions=len(restored.tree.sessions))
+    heap.hold_database()
     return await StandaloneServer(config, storage, restored.tree, config_text).serve()
 
 
@@ -190,6 +192,7 @@ async def _start_quorum_peer(config: ServerConfig, config_text: str | None, conf
 def run(config: ServerConfig, config_path: Path) -> int:
     """Runs a server on `config` until SIGTERM/SIGINT; returns the process exit code."""
     configure_logging(config.log_level, config.log_format)
+    heap.configure()
     log.info("starting", config=str(config_path))
     try:
         config_text: str | None = config_path.read_text(errors="replace")

@@ -32,6 +32,7 @@ from zkpy.server.config import QuorumServer, ServerConfig
 from zkpy.server.dynamic_config import write_activated_config
 from zkpy.server.fourletter import FourLetterContext
 from zkpy.server.server_spec import servers_of
+from zkpy.server.runtime import heap
 from zkpy.server.runtime.storage import Storage
 from zkpy.server.zkserver import ZooKeeperServer
 from zkpy.zab.committed_log import CommittedLog
@@ -72,6 +73,7 @@ class Replica:
         """Hold `tree` from now on (loaded, received by SNAP, reloaded after TRUNC)."""
         self.tree = tree
         tree.set_config(self.verifier.config_bytes(), self.verifier.version, int(time.time() * 1000))
+        heap.hold_database()
 
     @property
     def is_observer(self) -> bool:
