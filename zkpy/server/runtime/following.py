@@ -43,6 +43,7 @@ log = structlog.get_logger("zkpy.learner")
 
 READ_SIZE = 256 * 1024
 CONNECT_RETRY_S = 0.1
+WATCHDOG_CHECKS_PER_TICK = 4
 
 
 class LeaderUnreachable(Exception):
@@ -95,6 +96,8 @@ class Following:
         self._unsynced_zxid = -1
         self._sync_task: asyncio.Task[None] | None = None
         self._started = time.monotonic()
+        self._reading_since: float | None = None
+        self._silence: str | None = None
 
     @property
     def mode(self) -> str:
@@ -138,18 +141,33 @@ class Following:
         assert self.reader is not None and self.writer is not None
         config = self.replica.config
         await self._execute(self.core.start())
-        while not self.stopping.is_set():
-            limit = config.sync_limit if self.server is not None else config.init_limit
-            try:
-                data = await asyncio.wait_for(self.reader.read(READ_SIZE),
-                                              timeout=limit * config.tick_time_ms / 1000)
-            except asyncio.TimeoutError:
-                raise LearnerFailed("nothing from the leader within the limit") from None
-            if not data:
-                raise LearnerFailed("the leader closed the connection")
-            for qp in self.packets.feed(data):
-                await self._execute(self.core.on_packet(qp))
+        watchdog = asyncio.get_running_loop().create_task(self._watch_reads())
+        try:
+            while not self.stopping.is_set():
+                self._reading_since = time.monotonic()
+                data = await self.reader.read(READ_SIZE)
+                self._reading_since = None
+                if not data:
+                    raise LearnerFailed(self._silence or "the leader closed the connection")
+                for qp in self.packets.feed(data):
+                    await self._execute(self.core.on_packet(qp))
+        finally:
+            watchdog.cancel()
         return "stopped"
+
+    async def _watch_reads(self) -> None:
+        """Ends the session when a read waits longer than the limit. One watchdog instead of a
+        timeout per read: wait_for costs a task and a timer for every packet from the leader."""
+        config = self.replica.config
+        while True:
+            await asyncio.sleep(config.tick_time_ms / 1000 / WATCHDOG_CHECKS_PER_TICK)
+            since = self._reading_since
+            limit_ticks = config.sync_limit if self.server is not None else config.init_limit
+            if since is not None and time.monotonic() - since > limit_ticks * config.tick_time_ms / 1000:
+                self._silence = "nothing from the leader within the limit"
+                assert self.writer is not None
+                self.writer.close()
+                return
 
     # ------------------------------------------------------------ effects
 
