@@ -13,9 +13,9 @@ Theory of operation (ZooKeeper's SyncRequestProcessor + FileTxnSnapLog):
   changes nothing. If the previous snapshot is still being written, this one is skipped.
 * A small batch on a fast disk is synced in place, on the event loop: handing it to the log thread
   and back costs two thread wake-ups (about 170 us on a 2-core VM), more than the fdatasync itself
-  (about 60 us), and that is most of a lone client's write latency. Any larger batch, a sync while
-  another is running, or a disk whose recent fsyncs were slow goes to the log thread, so the loop
-  never stalls long for a slow disk.
+  (about 60 us, a few hundred when three servers share the disk), and that is most of a lone
+  client's write latency. Any larger batch, a sync while another is running, or a disk whose
+  recent fsyncs were slow goes to the log thread, so the loop never stalls long for a slow disk.
 * A failed write or fsync raises: the server must stop rather than acknowledge what it could not
   log.
 """
@@ -48,9 +48,10 @@ log = structlog.get_logger("zkpy.storage")
 
 INLINE_SYNC_MAX_TXNS = 4
 """Batches up to this size may be synced on the event loop (a few lone clients' writes)."""
-INLINE_SYNC_MAX_US = 250
-"""...when the recent fsync time is below this: blocking the loop costs others less than the two
-thread hops it saves."""
+INLINE_SYNC_MAX_US = 1000
+"""...when the recent fsync time is below this: an SSD, even one shared by the 3 servers of a
+loopback ensemble (a few hundred us each there), while a light load's reads wait at most this long
+and a slow disk (milliseconds) never blocks the loop."""
 _FSYNC_AVERAGE_WEIGHT = 0.2
 
 
