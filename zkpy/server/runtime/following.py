@@ -65,13 +65,19 @@ class LeaderLinkWriter:
         self.writer = writer
 
     def forward(self, session_id: int, cxid: int, op: int, body: bytes, auth_ids: list[Any]) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(packet(PacketType.REQUEST, -1, encode_request(session_id, cxid, op, body),
-                                     tuple(auth_ids)))
+        _send_unless_closing(self.writer, packet(PacketType.REQUEST, -1,
+                                                 encode_request(session_id, cxid, op, body), tuple(auth_ids)))
 
     def revalidate(self, session_id: int, timeout_ms: int) -> None:
-        if not self.writer.is_closing():
-            self.writer.write(packet(PacketType.REVALIDATE, -1, encode_revalidate_request(session_id, timeout_ms)))
+        _send_unless_closing(self.writer, packet(PacketType.REVALIDATE, -1,
+                                                 encode_revalidate_request(session_id, timeout_ms)))
+
+
+def _send_unless_closing(writer: asyncio.StreamWriter | None, data: bytes) -> None:
+    """The leader link can close during any await; the role ends at its next read, and what it
+    would have sent by then is moot (uvloop raises RuntimeError on a closed transport)."""
+    if writer is not None and not writer.is_closing():
+        writer.write(data)
 
 
 class Following:
@@ -314,10 +320,7 @@ class Following:
                     self._send(effect.data)
 
     def _send(self, data: bytes) -> None:
-        """The leader link can close during any await; this role ends at its next read, and what
-        it would have sent by then is moot."""
-        if self.writer is not None and not self.writer.is_closing():
-            self.writer.write(data)
+        _send_unless_closing(self.writer, data)
 
     def _settle_pending(self) -> None:
         """Proposals logged but not committed are applied to the tree (and its committed log), as
