@@ -126,6 +126,13 @@ async def next_connection(accepted: asyncio.Queue[Streams]) -> Streams:
         return await accepted.get()
 
 
+async def next_dialled_message(accepted: asyncio.Queue[Streams]) -> tuple[bytes, asyncio.StreamWriter]:
+    """The first message on the next connection the port under test opens, after its handshake."""
+    reader, writer = await next_connection(accepted)
+    await read_handshake(reader)
+    return await read_frame(reader), writer
+
+
 async def dial(port: int, first_bytes: bytes) -> Streams:
     reader, writer = await asyncio.open_connection(LOOPBACK, port)
     writer.write(first_bytes)
@@ -205,9 +212,8 @@ def test_last_message_is_resent_on_a_new_connection() -> None:
         await port.start()
         try:
             port.send(2, b"vote")
-            reader, writer = await next_connection(accepted)
-            await read_handshake(reader)
-            assert await read_frame(reader) == b"vote"
+            message, writer = await next_dialled_message(accepted)
+            assert message == b"vote"
             # The connection breaks; server 2 comes back and dials us: we hang up and dial back,
             # and SendWorker's rule resends the last message, which may have been lost.
             writer.close()
@@ -215,9 +221,8 @@ def test_last_message_is_resent_on_a_new_connection() -> None:
             r2, w2 = await dial(ports[5], encode_handshake(2, [(LOOPBACK, ports[2])]))
             assert await closed_by_peer(r2)
             w2.close()
-            reader, writer = await next_connection(accepted)
-            await read_handshake(reader)
-            assert await read_frame(reader) == b"vote"
+            message, writer = await next_dialled_message(accepted)
+            assert message == b"vote"
             writer.close()
         finally:
             await port.close()
@@ -412,9 +417,8 @@ def test_a_connection_the_peer_closes_at_once_is_a_failed_dial(
             gc.collect()
             assert not escaped, escaped
             port.send(2, b"vote")
-            reader, writer = await next_connection(accepted)
-            await read_handshake(reader)
-            assert await read_frame(reader) == b"vote"
+            message, writer = await next_dialled_message(accepted)
+            assert message == b"vote"
             writer.close()
         finally:
             await port.close()
