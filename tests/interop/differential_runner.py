@@ -46,14 +46,14 @@ class ProtocolBroken(Exception):
 
 def err_name(code: int) -> str:
     try:
-        return Err(code).name
+        return Err.name_of(code)
     except ValueError:
         return str(code)
 
 
 def event_name(code: int) -> str:
     try:
-        return EventType(code).name
+        return EventType.name_of(code)
     except ValueError:
         return str(code)
 

@@ -38,7 +38,7 @@ from zkpy.server.requests import MULTI_READ_OPS, MULTI_WRITE_OPS, REQUEST_RECORD
 
 RECORD_NAMES = [cls.__name__ for cls in all_records()]
 # Every opcode, plus values no opcode has.
-REQUEST_OPS = sorted({*map(int, OpCode), -(2**31), -100, 23, 99, 108, 2**31 - 1})
+REQUEST_OPS = sorted({*OpCode.values(), -(2**31), -100, 23, 99, 108, 2**31 - 1})
 # What a decoder of a frame at most jute.maxbuffer long may allocate for a hostile count.
 MAX_ALLOCATION_BYTES = 256 * 1024
 # Generous for a loaded machine; looping over a hostile count would take minutes.
@@ -182,7 +182,7 @@ def test_multi_with_an_op_it_may_not_carry_is_a_decode_error(op: int, foreign: i
 @given(data=st.data())
 def test_decode_txn_raises_only_decode_errors(data: st.DataObject) -> None:
     header = data.draw(values_of(r.TxnHeader))
-    header.type = data.draw(st.sampled_from(sorted({*TXN_RECORDS, *map(int, OpCode)})))
+    header.type = data.draw(st.sampled_from(sorted({*TXN_RECORDS, *OpCode.values()})))
     body_kind = TXN_RECORDS.get(header.type)
     body = data.draw(values_of(body_kind)) if body_kind is not None else None
     digest = data.draw(st.none() | values_of(r.TxnDigest))

@@ -45,7 +45,7 @@ def test_record_round_trip(name: str, data: st.DataObject, prefix: bytes, suffix
     assert bytes(out) == prefix + encoded
 
 
-@pytest.mark.parametrize("op", sorted(TXN_RECORDS), ids=lambda op: OpCode(op).name)
+@pytest.mark.parametrize("op", sorted(TXN_RECORDS), ids=OpCode.name_of)
 @FAST
 @given(data=st.data(), with_digest=st.booleans())
 def test_txn_round_trip(op: int, data: st.DataObject, with_digest: bool) -> None:
@@ -98,7 +98,7 @@ def test_multi_txn_subtxns_round_trip(data: st.DataObject) -> None:
     assert [subtxn_record(sub) for sub in decoded.txns] == records
 
 
-@pytest.mark.parametrize("op", sorted(REQUEST_RECORDS), ids=lambda op: OpCode(op).name)
+@pytest.mark.parametrize("op", sorted(REQUEST_RECORDS), ids=OpCode.name_of)
 @FAST
 @given(data=st.data())
 def test_request_round_trip(op: int, data: st.DataObject) -> None:
@@ -107,7 +107,7 @@ def test_request_round_trip(op: int, data: st.DataObject) -> None:
     assert decode_request(op, header + value.to_bytes(), len(header)) == value
 
 
-@pytest.mark.parametrize("op", sorted(NO_BODY_OPS), ids=lambda op: OpCode(op).name)
+@pytest.mark.parametrize("op", sorted(NO_BODY_OPS), ids=OpCode.name_of)
 def test_body_less_requests_decode_to_none(op: int) -> None:
     assert decode_request(op, b"", 0) is None
 

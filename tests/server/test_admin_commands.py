@@ -119,7 +119,7 @@ LEADER_ONLY_GAUGES = {"learners", "synced_followers", "synced_non_voting_followe
 
 
 def create(h: Harness, conn: FakeConnection, path: str, data: bytes = b"",
-           mode: CreateMode = CreateMode.PERSISTENT) -> None:
+           mode: int = CreateMode.PERSISTENT) -> None:
     request = r.CreateRequest(path, data, OPEN_ACL_UNSAFE, int(mode))
     header, _ = h.call(conn, OpCode.create, request, r.CreateResponse)
     assert header.err == 0, header

@@ -104,7 +104,7 @@ class World:
 
 
 def create(h: Harness, conn: FakeConnection, path: str, data: bytes = b"",
-           mode: CreateMode = CreateMode.PERSISTENT) -> str:
+           mode: int = CreateMode.PERSISTENT) -> str:
     request = r.CreateRequest(path, data, OPEN_ACL_UNSAFE, int(mode))
     header, body = h.call(conn, OpCode.create, request, r.CreateResponse)
     assert header.err == 0, header

@@ -10,7 +10,7 @@ from zkpy.server.java_random import session_password
 from tests.server.fakes import Harness
 
 
-def create_req(path: str, data: bytes = b"", mode: CreateMode = CreateMode.PERSISTENT, acl: list | None = None) -> r.CreateRequest:
+def create_req(path: str, data: bytes = b"", mode: int = CreateMode.PERSISTENT, acl: list | None = None) -> r.CreateRequest:
     return r.CreateRequest(path, data, OPEN_ACL_UNSAFE if acl is None else acl, int(mode))
 
 

@@ -20,7 +20,7 @@ def log_of(*zxids: int, capacity: int = 500) -> CommittedLog:
 
 def decoded(plan: SyncPlan) -> list[tuple[str, int]]:
     packets = PacketReader().feed(b"".join(plan.packets))
-    return [(PacketType(qp.type).name, qp.zxid) for qp in packets]
+    return [(PacketType.name_of(qp.type), qp.zxid) for qp in packets]
 
 
 def diff_then(last: int, *zxids: int) -> list[tuple[str, int]]:

@@ -13,7 +13,7 @@ from zkpy.zab.quorum import QuorumMaj
 from zkpy.zab.vote import Vote
 from zkpy.zab.zxid import LONG_MIN, make_zxid
 
-LOOKING, FOLLOWING, LEADING, OBSERVING = (int(s) for s in PeerState)
+LOOKING, FOLLOWING, LEADING, OBSERVING = PeerState.LOOKING, PeerState.FOLLOWING, PeerState.LEADING, PeerState.OBSERVING
 
 
 class Wire:

@@ -488,7 +488,7 @@ def leaders(decisions: dict[int, Decided]) -> set[int]:
 
 
 def states(decisions: dict[int, Decided]) -> dict[int, PeerState]:
-    return {sid: PeerState(d.state) for sid, d in decisions.items()}
+    return {sid: d.state for sid, d in decisions.items()}
 
 
 @pytest.mark.parametrize("loop", ["uvloop", "asyncio"])

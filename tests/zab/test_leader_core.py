@@ -55,7 +55,7 @@ def sent(effects: list[Any], handle: Any = None) -> list[tuple[Any, str, int]]:
     for effect in effects:
         if isinstance(effect, L.Send) and (handle is None or effect.handle == handle):
             for qp in PacketReader().feed(effect.data):
-                out.append((effect.handle, PacketType(qp.type).name, qp.zxid))
+                out.append((effect.handle, PacketType.name_of(qp.type), qp.zxid))
     return out
 
 

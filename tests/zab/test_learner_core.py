@@ -50,7 +50,7 @@ def sent(effects: list[Any]) -> list[tuple[str, int]]:
     out = []
     for effect in effects:
         if isinstance(effect, Ln.Send):
-            out += [(PacketType(p.type).name, p.zxid) for p in PacketReader().feed(effect.data)]
+            out += [(PacketType.name_of(p.type), p.zxid) for p in PacketReader().feed(effect.data)]
     return out
 
 

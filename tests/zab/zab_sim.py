@@ -329,7 +329,7 @@ class Node:
         sim = self.sim
         self.gen += 1
         sim.stats["decisions"] += 1
-        sim.trace(self, f"DECIDED {decided.state.name} leader={decided.leader_sid}")
+        sim.trace(self, f"DECIDED {PeerState.name_of(decided.state)} leader={decided.leader_sid}")
         if decided.state == PeerState.LEADING:
             self.role = "leading"
             self.leading = LeadingHost(self)
@@ -994,7 +994,7 @@ class Simulator:
 
     def _trace_packets(self, conn: Conn, to_leader: bool, data: bytes) -> None:
         reader = PacketReader()
-        names = [f"{PacketType(qp.type).name}:{qp.zxid:x}" for qp in reader.feed(data)
+        names = [f"{PacketType.name_of(qp.type)}:{qp.zxid:x}" for qp in reader.feed(data)
                  if qp.type != PacketType.PING]
         if names:
             self.trace(self.nodes[conn.leader_sid if to_leader else conn.learner_sid],

@@ -32,7 +32,7 @@ from zkpy.datatree.tree import (
     ttl_ephemeral_owner,
 )
 from zkpy.jute import records as r
-from zkpy.jute.constants import CONTAINER_EPHEMERAL_OWNER, MAX_TTL_MS, CreateMode, Err, OpCode, Perms
+from zkpy.jute.constants import CONTAINER_EPHEMERAL_OWNER, CREATE_MODE_FLAGS, MAX_TTL_MS, Err, OpCode, Perms
 from zkpy.zab.quorum import QuorumMaj
 
 
@@ -298,13 +298,12 @@ class PrepProcessor:
 
     def _create(self, session_id: int, op: int, req: Any, auth_ids: Sequence[Any], zxid: int, now_ms: int) -> Any:
         ttl = req.ttl if op == OpCode.createTTL else -1
-        try:
-            mode = CreateMode(req.flags)
-        except ValueError:
-            raise KeeperError(Err.BADARGUMENTS) from None
-        if mode.is_ttl and not self.policy.extended_types_enabled:
+        mode = CREATE_MODE_FLAGS.get(req.flags)
+        if mode is None:
+            raise KeeperError(Err.BADARGUMENTS)
+        if mode.ttl and not self.policy.extended_types_enabled:
             raise KeeperError(Err.UNIMPLEMENTED)
-        if mode.is_ttl:
+        if mode.ttl:
             if ttl <= 0 or ttl > MAX_TTL_MS:
                 raise KeeperError(Err.BADARGUMENTS)
         elif ttl >= 0:
@@ -317,7 +316,7 @@ class PrepProcessor:
             raise KeeperError(Err.INVALIDACL) from None
         parent = self.record_for(parent_path)
         self._check_acl(parent.acl, Perms.CREATE, auth_ids)
-        if mode.is_sequential:
+        if mode.sequential:
             path = f"{path}{parent.cversion:010d}"
         _valid_path(path)
         exists = True
@@ -337,8 +336,8 @@ class PrepProcessor:
             txn = r.CreateTTLTxn(path, req.data, new_acl, new_cversion, ttl)
             owner = ttl_ephemeral_owner(ttl)
         else:
-            txn = r.CreateTxn(path, req.data, new_acl, mode.is_ephemeral, new_cversion)
-            owner = session_id if mode.is_ephemeral else 0
+            txn = r.CreateTxn(path, req.data, new_acl, mode.ephemeral, new_cversion)
+            owner = session_id if mode.ephemeral else 0
         changed_parent = self._changed(parent, zxid)
         changed_parent.child_count += 1
         changed_parent.cversion = new_cversion

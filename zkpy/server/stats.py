@@ -7,7 +7,6 @@ operations per reply: cheap enough for the hot path.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(slots=True)

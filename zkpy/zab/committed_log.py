@@ -74,7 +74,7 @@ class SyncPlan:
         """SNAP, or the type of the first packet: DIFF or TRUNC."""
         if self.snapshot:
             return "SNAP"
-        return PacketType(int.from_bytes(self.packets[0][:4], "big")).name
+        return PacketType.name_of(int.from_bytes(self.packets[0][:4], "big"))
 
 
 def plan_sync(peer_last_zxid: int, log: CommittedLog, last_processed_zxid: int) -> SyncPlan:

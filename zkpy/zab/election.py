@@ -85,7 +85,8 @@ class Decided:
     """The election is over: this server is now `state`, following (or being) `leader_sid`."""
 
     leader_sid: int
-    state: PeerState
+    state: int
+    """A PeerState."""
     vote: Vote
     elapsed_ms: int
 
@@ -270,7 +271,7 @@ class Election:
         self._poll_deadline_ms = now_ms + self._not_timeout_ms
         if not (self.verifier.is_voter(sid) and self.verifier.is_voter(n.leader)):
             return
-        state = PeerState(n.state)
+        state = n.state
         if state == PeerState.LOOKING:
             self._looking_vote(sid, n, now_ms, out)
         elif state != PeerState.OBSERVING:
@@ -311,7 +312,7 @@ class Election:
             self._decide(self._proposal.leader, self.proposal, now_ms, out)
 
     def _established_vote(
-        self, sid: int, n: Notification, state: PeerState, now_ms: int, out: list[Effect]
+        self, sid: int, n: Notification, state: int, now_ms: int, out: list[Effect]
     ) -> None:
         vote = Vote(n.leader, n.zxid, n.election_epoch, n.peer_epoch, state, n.version)
         end_vote = Vote(n.leader, n.zxid, n.election_epoch, n.peer_epoch)
@@ -354,7 +355,7 @@ class Election:
         if self.participant:
             self._receive(self.my_id, n, out)
 
-    def _message(self, state: PeerState, vote: Vote, election_epoch: int) -> Notification:
+    def _message(self, state: int, vote: Vote, election_epoch: int) -> Notification:
         return Notification(
             int(state),
             vote.leader,
@@ -366,4 +367,4 @@ class Election:
         )
 
 
-_STATES = frozenset(int(s) for s in PeerState)
+_STATES = PeerState.values()

@@ -33,8 +33,8 @@ import re
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 
+from zkpy.jute.constants import NamedInts
 from zkpy.zab.zxid import epoch_of, hex_long
 
 PROTOCOL_VERSION_V1 = -65536
@@ -59,7 +59,7 @@ _CONFIG_LENGTH_OFFSET = _VERSION_OFFSET + 4
 NOTIFICATION_HEAD_BYTES = _NOTIFICATION_HEAD.size
 
 
-class PeerState(IntEnum):
+class PeerState(NamedInts):
     """QuorumPeer.ServerState, by ordinal as it travels in notifications."""
 
     LOOKING = 0
@@ -238,7 +238,7 @@ class Notification:
 
     def __str__(self) -> str:
         try:
-            state = PeerState(self.state).name
+            state = PeerState.name_of(self.state)
         except ValueError:
             state = str(self.state)
         return (

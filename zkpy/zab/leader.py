@@ -42,7 +42,6 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 from itertools import takewhile
 from dataclasses import dataclass, field
-from enum import Enum
 from typing import Any
 
 from zkpy.jute.constants import OpCode
@@ -143,7 +142,7 @@ Effect = (Send | SendSnapshot | SyncChosen | CloseLearner | SaveAcceptedEpoch | 
           | LearnerMessage | Activate | GiveUp)
 
 
-class _Phase(Enum):
+class _Phase:
     INFO = "info"
     EPOCH_ACK = "epoch-ack"
     WAIT_EPOCH_QUORUM = "wait-epoch-quorum"
@@ -474,7 +473,7 @@ class LeaderCore:
                 outbox.setdefault(handle, []).append(packet(PacketType.SYNC, 0))
         _flush(outbox, out)
 
-    def _send_commit(self, outbox: dict[Any, list[bytes]], commit: PacketType, inform: PacketType,
+    def _send_commit(self, outbox: dict[Any, list[bytes]], commit: int, inform: int,
                      zxid: int, txn_bytes: bytes, prefix: bytes | None = None) -> None:
         """COMMIT(-ish) to followers, INFORM(-ish) with the txn to observers, each after
         `prefix` (the designated leader of an activation)."""

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from zkpy.jute.txns import decode_txn
@@ -132,7 +131,7 @@ Effect = (Send | SaveAcceptedEpoch | SaveCurrentEpoch | ReceiveSnapshot | Trunca
           | TakeSnapshot | Apply | StartServing | ReplyToPing | SyncArrived | Revalidated | Activate | Fail)
 
 
-class _Phase(Enum):
+class _Phase:
     REGISTER = "register"
     SYNC_MODE = "sync-mode"
     SYNCING = "syncing"

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from enum import IntEnum
 from typing import Any
 
 from zkpy.jute import records as r
+from zkpy.jute.constants import NamedInts
 
 PROTOCOL_VERSION = 0x10000
 """The ZAB 1.0 protocol version a learner announces in LearnerInfo and the leader in LEADERINFO."""
@@ -31,7 +31,7 @@ _REQUEST_HEAD = struct.Struct(">qii")
 _LONG_BOOL = struct.Struct(">q?")
 
 
-class PacketType(IntEnum):
+class PacketType(NamedInts):
     REQUEST = 1
     PROPOSAL = 2
     ACK = 3
@@ -62,7 +62,7 @@ class QuorumPacket:
 
     def __str__(self) -> str:
         try:
-            name = PacketType(self.type).name
+            name = PacketType.name_of(self.type)
         except ValueError:
             name = f"UNKNOWN({self.type})"
         return f"{name} zxid=0x{self.zxid & (2**64 - 1):x} data={len(self.data or b'')}B"
@@ -87,7 +87,7 @@ def encode_packet(packet: QuorumPacket) -> bytes:
     return bytes(out)
 
 
-def packet(kind: PacketType, zxid: int, data: bytes | None = None, authinfo: Any = None) -> bytes:
+def packet(kind: int, zxid: int, data: bytes | None = None, authinfo: Any = None) -> bytes:
     return encode_packet(QuorumPacket(int(kind), zxid, data, authinfo))
 
 

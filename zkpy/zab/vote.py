@@ -34,7 +34,7 @@ class Vote:
     zxid: int
     election_epoch: int
     peer_epoch: int
-    state: PeerState = PeerState.LOOKING
+    state: int = PeerState.LOOKING
     version: int = 0
     """The notification format version the vote arrived in (0 for votes built locally)."""
 

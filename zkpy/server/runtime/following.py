@@ -145,7 +145,6 @@ class Following:
 
     async def _session(self) -> str:
         assert self.reader is not None and self.writer is not None
-        config = self.replica.config
         await self._execute(self.core.start())
         watchdog = asyncio.get_running_loop().create_task(self._watch_reads())
         try:

@@ -225,7 +225,7 @@ class LeaderElector:
             "election decided",
             sid=self.my_sid,
             leader=decided.leader_sid,
-            state=PeerState(decided.state).name,
+            state=PeerState.name_of(decided.state),
             election_epoch=hex_long(decided.vote.election_epoch),
             took_ms=decided.elapsed_ms,
         )

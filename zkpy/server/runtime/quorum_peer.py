@@ -152,14 +152,14 @@ class QuorumPeer:
                     await asyncio.gather(look, return_exceptions=True)
                     break
                 decided = look.result()
-                log.info("election result", leader=decided.leader_sid, state=decided.state.name,
+                log.info("election result", leader=decided.leader_sid, state=PeerState.name_of(decided.state),
                          took_ms=decided.elapsed_ms)
                 self.metrics.election_time.record(decided.elapsed_ms)
-                if decided.state is PeerState.LEADING:
+                if decided.state == PeerState.LEADING:
                     leading = Leading(replica, self._make_core, self._stopping, elector.update_current_epoch)
                     reason = await leading.run()
                 else:
-                    observing = replica.is_observer or decided.state is PeerState.OBSERVING
+                    observing = replica.is_observer or decided.state == PeerState.OBSERVING
                     following = Following(replica, decided.leader_sid, observing, self._make_core,
                                           self._stopping, elector.update_current_epoch)
                     reason = await following.run()
