@@ -4,7 +4,7 @@ import zlib
 
 from zkpy.datatree.acl import OPEN_ACL_UNSAFE
 from zkpy.datatree.digest import node_digest, to_java_long, tree_digest
-from zkpy.datatree.tree import DataNode, DataTree
+from zkpy.datatree.tree import UNKNOWN_DIGEST, DataNode, DataTree
 from zkpy.jute import records as r
 from zkpy.jute.constants import OpCode
 
@@ -66,3 +66,33 @@ def test_digest_follows_every_change() -> None:
     changed = tree_digest(tree)
     tree.apply(r.TxnHeader(1, 0, 4, 12, OpCode.delete), r.DeleteTxn("/a"))
     assert len({before, created, changed, tree_digest(tree)}) == 4
+
+
+def test_the_maintained_digest_equals_a_full_recount_after_each_change() -> None:
+    # Each change starts from the digest the node remembers from its last change: repeated
+    # changes to one node and its parent must still add up to a recount.
+    tree = DataTree()
+    steps = [
+        (OpCode.create, r.CreateTxn("/a", b"v", OPEN_ACL_UNSAFE, False, -1)),
+        (OpCode.create, r.CreateTxn("/a/b", b"", OPEN_ACL_UNSAFE, False, -1)),
+        (OpCode.setData, r.SetDataTxn("/a/b", b"1", 1)),
+        (OpCode.setData, r.SetDataTxn("/a/b", b"22", 2)),
+        (OpCode.setACL, r.SetACLTxn("/a/b", OPEN_ACL_UNSAFE, 1)),
+        (OpCode.setData, r.SetDataTxn("/a", b"w", 1)),
+        (OpCode.delete, r.DeleteTxn("/a/b")),
+        (OpCode.setData, r.SetDataTxn("/a", b"x", 2)),
+        (OpCode.create, r.CreateTxn("/a/b", b"again", OPEN_ACL_UNSAFE, False, -1)),
+    ]
+    for zxid, (op, txn) in enumerate(steps, start=2):
+        tree.apply(r.TxnHeader(1, 0, zxid, 10 + zxid, op), txn)
+        assert tree.digest == tree_digest(tree), f"after {OpCode.name_of(op)} at zxid {zxid}"
+
+
+def test_nodes_without_a_remembered_digest_are_digested_on_their_first_change() -> None:
+    tree = DataTree()
+    tree.apply(r.TxnHeader(1, 0, 2, 10, OpCode.create), r.CreateTxn("/a", b"v", OPEN_ACL_UNSAFE, False, -1))
+    for node in tree.nodes.values():
+        node.digest = UNKNOWN_DIGEST  # as a tree restored from a snapshot has them
+    tree.apply(r.TxnHeader(1, 0, 3, 11, OpCode.setData), r.SetDataTxn("/a", b"w", 1))
+    tree.apply(r.TxnHeader(1, 0, 4, 12, OpCode.create), r.CreateTxn("/a/c", b"", OPEN_ACL_UNSAFE, False, -1))
+    assert tree.digest == tree_digest(tree)

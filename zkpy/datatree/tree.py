@@ -38,6 +38,8 @@ QUOTA_PATH = "/zookeeper/quota"
 CONFIG_PATH = "/zookeeper/config"
 
 _STAT = struct.Struct(">qqqqiiiqiiq")
+UNKNOWN_DIGEST = -1
+"""A node digest is a CRC32, never negative."""
 _INT_RANGE = 1 << 32
 _INT_HALF = 1 << 31
 
@@ -60,6 +62,18 @@ def client_ephemeral_owner(owner: int) -> int:
     """What clients see (DataNode.getClientEphemeralOwner): the session of an ephemeral, and 0
     for containers and TTL nodes, whose stored owner only encodes their type."""
     return owner if owner >= 0 or ephemeral_kind(owner) == "normal" else 0
+
+
+def _known_digest(path: str, node: DataNode) -> int:
+    """The node's digest before a change: remembered from its last change, or computed."""
+    digest = node.digest
+    return digest if digest != UNKNOWN_DIGEST else node_digest(path, node)
+
+
+def _fresh_digest(path: str, node: DataNode) -> int:
+    """The node's digest after a change, remembered for the next one."""
+    digest = node.digest = node_digest(path, node)
+    return digest
 
 
 class ChildSet(dict[str, None]):
@@ -97,6 +111,7 @@ class DataNode:
         "pzxid",
         "children",
         "most_children",
+        "digest",
     )
 
     def __init__(
@@ -120,6 +135,10 @@ class DataNode:
         self.pzxid = czxid
         self.children = ChildSet()
         self.most_children = 0
+        self.digest = UNKNOWN_DIGEST
+        """The node's digest as of its last change through `apply` (DataNode.digestCached):
+        the "before" of the next change costs nothing. Nodes restored from a snapshot start
+        without one, which keeps the memory of a restored tree as it was."""
 
     def add_child(self, name: str) -> None:
         self.children.add(name)
@@ -383,7 +402,7 @@ class DataTree:
         node = DataNode(data, self.intern_acl(acl), zxid, time_ms, owner)
         parent.add_child(name)
         self.nodes[path] = node
-        self._digest_sum += node_digest(path, node)
+        self._digest_sum += _fresh_digest(path, node)
         self._data_size += _size(data)
         kind = ephemeral_kind(owner)
         if kind == "normal":
@@ -416,13 +435,13 @@ class DataTree:
         # replay over a fuzzy snapshot may meet a child that is already gone.
         parent.children.discard(name)
         if zxid > parent.pzxid:
-            before = node_digest(parent_path, parent)
+            before = _known_digest(parent_path, parent)
             parent.pzxid = zxid
-            self._digest_sum += node_digest(parent_path, parent) - before
+            self._digest_sum += _fresh_digest(parent_path, parent) - before
         node = self.nodes.pop(path, None)
         if node is None:
             return Err.NONODE
-        self._digest_sum -= node_digest(path, node)
+        self._digest_sum -= _known_digest(path, node)
         self._data_size -= _size(node.data)
         if parent_path.startswith(QUOTA_ROOT) and name == LIMIT_NODE:
             self.quotas.paths.discard(trim_quota_path(parent_path))
@@ -455,12 +474,12 @@ class DataTree:
             return
         self._data_size += _size(data) - _size(node.data)
         self._charge_quota(path, _size(data) - _size(node.data), 0)
-        before = node_digest(path, node)
+        before = _known_digest(path, node)
         node.data = data
         node.version = version
         node.mzxid = zxid
         node.mtime = time_ms
-        self._digest_sum += node_digest(path, node) - before
+        self._digest_sum += _fresh_digest(path, node) - before
         result.stat_bytes = node.stat_bytes()
         self._fire(result.events, self.data_watches.trigger(path, EventType.NodeDataChanged, acl=node.acl),
                    EventType.NodeDataChanged, path)
@@ -482,10 +501,10 @@ class DataTree:
         if node is None:
             result.err = Err.NONODE
             return
-        before = node_digest(path, node)
+        before = _known_digest(path, node)
         node.acl = self.intern_acl(acl)
         node.aversion = version
-        self._digest_sum += node_digest(path, node) - before
+        self._digest_sum += _fresh_digest(path, node) - before
         result.stat_bytes = node.stat_bytes()
 
     def _kill_session(self, session_id: int, txn: Any, zxid: int, events: list[WatchEvent]) -> None:
@@ -503,10 +522,10 @@ class DataTree:
         if parent_cversion == -1:
             parent_cversion = parent.cversion + 1
         if parent_cversion > parent.cversion:
-            before = node_digest(parent_path, parent)
+            before = _known_digest(parent_path, parent)
             parent.cversion = parent_cversion
             parent.pzxid = zxid
-            self._digest_sum += node_digest(parent_path, parent) - before
+            self._digest_sum += _fresh_digest(parent_path, parent) - before
 
     @property
     def digest(self) -> int:

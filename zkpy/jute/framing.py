@@ -42,25 +42,36 @@ class Deframer:
 
     def feed(self, data: bytes) -> list[bytes]:
         buf = self._buffer
-        buf += data
+        if buf:
+            buf += data
+            data = buf  # type: ignore[assignment]
+        # With nothing buffered (the usual case) the frames are sliced straight out of `data`:
+        # bytes(a bytes slice) is that slice, so each frame is copied once, not three times.
         frames: list[bytes] = []
         off = 0
-        end = len(buf)
+        end = len(data)
         limit = self.max_frame_bytes
         while end - off >= 4:
-            (length,) = _LENGTH.unpack_from(buf, off)
+            (length,) = _LENGTH.unpack_from(data, off)
             if length < 0 or length > limit:
-                del buf[:off]
+                self._keep(data, off)
                 raise FrameError(f"Len error {length}", frames)
             stop = off + 4 + length
             if stop > end:
                 break
-            frames.append(bytes(buf[off + 4 : stop]))
+            frames.append(bytes(data[off + 4 : stop]))
             off = stop
-        if off:
-            del buf[:off]
+        self._keep(data, off)
         return frames
 
+    def _keep(self, data: bytes | bytearray, off: int) -> None:
+        """Leaves `data[off:]` in the buffer for the next read."""
+        buf = self._buffer
+        if data is buf:
+            if off:
+                del buf[:off]
+        elif off < len(data):
+            buf += memoryview(data)[off:]
 
 def frame(payload: bytes | bytearray) -> bytes:
     return _LENGTH.pack(len(payload)) + payload

@@ -48,9 +48,6 @@ class SessionTracker:
         self.sessions: dict[int, SessionState] = {}
         self._buckets: dict[int, set[int]] = {}
 
-    def _round_up(self, time_ms: int) -> int:
-        return (time_ms // self.tick_ms + 1) * self.tick_ms
-
     def new_session_id(self) -> int:
         session_id = self._next_id
         self._next_id = to_signed64(self._next_id + 1)
@@ -83,7 +80,10 @@ class SessionTracker:
         return True
 
     def _move(self, state: SessionState, now_ms: int) -> None:
-        deadline = self._round_up(now_ms + state.timeout_ms)
+        """Into the bucket of the first tick boundary after now + timeout (ExpiryQueue.update);
+        every request comes through here, so the rounding is written out in place."""
+        tick_ms = self.tick_ms
+        deadline = ((now_ms + state.timeout_ms) // tick_ms + 1) * tick_ms
         if deadline == state.deadline_ms:
             return
         bucket = self._buckets.get(state.deadline_ms)

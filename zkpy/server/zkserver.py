@@ -113,7 +113,7 @@ class ZooKeeperServer:
     def __init__(self, settings: ServerSettings, clock_ms: Callable[[], int] | None = None,
                  tree: DataTree | None = None) -> None:
         self.settings = settings
-        self.clock_ms = clock_ms or (lambda: int(time.time() * 1000))
+        self.clock_ms = clock_ms or (lambda: time.time_ns() // 1_000_000)
         self.tree = tree if tree is not None else DataTree()
         self.prep = PrepProcessor(self.tree, settings.prep)
         may_read = lambda conn, acl: self._readable(conn, acl, Perms.READ)  # noqa: E731
@@ -269,7 +269,7 @@ class ZooKeeperServer:
         if op in _FAST_READS and not self.connections[conn].queue:
             reply = self._fast_read(conn, xid, op, frame)
             if reply is not None:
-                self._send_reply(conn, op, xid, reply, 0)
+                self._send_reply(conn, op, xid, reply, now, now)
                 return
         if op == OpCode.auth:
             self._auth(conn, frame, off)
@@ -293,13 +293,14 @@ class ZooKeeperServer:
         queue = state.queue
         if self.read_only and (is_write or op == OpCode.sync):
             if op == OpCode.closeSession:
-                self._send_reply(conn, op, xid, replies.reply(xid, self.tree.last_processed_zxid, 0), 0)
+                self._send_reply(conn, op, xid, replies.reply(xid, self.tree.last_processed_zxid, 0), now, now)
                 self.tracker.remove(session_id)
                 self.session_connections.pop(session_id, None)
                 conn.close("session closed by client")
                 self.connection_lost(conn)
                 return
-            self._send_reply(conn, op, xid, replies.reply(xid, self.tree.last_processed_zxid, Err.NOTREADONLY), 0)
+            self._send_reply(conn, op, xid, replies.reply(xid, self.tree.last_processed_zxid, Err.NOTREADONLY),
+                             now, now)
             return
         if self.learner is not None and (is_write or op == OpCode.sync):
             pending.is_write = True
@@ -319,7 +320,7 @@ class ZooKeeperServer:
         elif queue:
             queue.append(pending)
         else:
-            self._send_reply(conn, op, xid, self._read(conn, pending), 0)
+            self._send_reply(conn, op, xid, self._read(conn, pending), now, now)
             return
         if len(queue) > self.settings.max_outstanding_per_connection and not state.paused:
             state.paused = True
@@ -451,6 +452,7 @@ class ZooKeeperServer:
         if state is None:
             return
         queue = state.queue
+        now = self.clock_ms()
         while queue:
             head = queue[0]
             if head.is_write:
@@ -460,7 +462,7 @@ class ZooKeeperServer:
             else:
                 frame = self._read(conn, head)
             queue.popleft()
-            self._send_reply(conn, head.op, head.xid, frame, self.clock_ms() - head.received_ms)
+            self._send_reply(conn, head.op, head.xid, frame, head.received_ms, now)
             if head.close_after:
                 conn.close("session closed by client")
                 self.connection_lost(conn)
@@ -469,14 +471,15 @@ class ZooKeeperServer:
             state.paused = False
             conn.resume_reading()
 
-    def _send_reply(self, conn: Any, op: int, xid: int, frame: bytes, latency_ms: int) -> None:
+    def _send_reply(self, conn: Any, op: int, xid: int, frame: bytes, received_ms: int, now_ms: int) -> None:
+        latency_ms = now_ms - received_ms
         self.stats.record_latency(latency_ms)
         metrics = self.metrics
         if metrics is not None:
             (metrics.updatelatency if op in WRITE_OPS else metrics.readlatency).record(latency_ms)
             if op != OpCode.createSession:  # ZooKeeper counts replies, not ConnectResponses,
                 metrics.client_response.record(len(frame) - 4)  # without the length prefix
-        conn.stats.record(op, xid, latency_ms, self.tree.last_processed_zxid, self.clock_ms())
+        conn.stats.record(op, xid, latency_ms, self.tree.last_processed_zxid, now_ms)
         self.stats.packets_sent += 1
         conn.stats.packets_sent += 1
         conn.send(frame)
