@@ -241,7 +241,7 @@ class DataTree:
 
     def intern_acl(self, acl: Sequence[Any]) -> list[Any]:
         """One shared list per distinct ACL, like ZooKeeper's ReferenceCountedACLCache."""
-        key = tuple((a.perms, a.id.scheme, a.id.id) for a in acl)
+        key = tuple([(a.perms, a.id.scheme, a.id.id) for a in acl])
         shared = self._acl_intern.get(key)
         if shared is None:
             shared = self._acl_intern[key] = list(acl)
@@ -581,7 +581,7 @@ class DataTree:
                 self.quotas.paths.add(quota)
 
     @staticmethod
-    def _fire(events: list[WatchEvent], watchers: set[Watcher], event_type: int, path: str) -> None:
+    def _fire(events: list[WatchEvent], watchers: set[Watcher] | frozenset[Watcher], event_type: int, path: str) -> None:
         for watcher in watchers:
             events.append((watcher, event_type, path))
 

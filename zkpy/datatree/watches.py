@@ -31,6 +31,8 @@ PERSISTENT = 2
 RECURSIVE = 4
 
 Watcher = Hashable
+_NOBODY: frozenset[Watcher] = frozenset()
+"""What a trigger with no watch to fire returns: most changes have none, and this one is shared."""
 
 
 class WatchManager:
@@ -72,10 +74,12 @@ class WatchManager:
         self._by_watcher[watcher].discard(path)
 
     def trigger(
-        self, path: str, event_type: int, suppress: set[Watcher] | None = None, acl: Any = None
-    ) -> set[Watcher]:
-        fired: set[Watcher] = set()
+        self, path: str, event_type: int, suppress: set[Watcher] | frozenset[Watcher] | None = None, acl: Any = None
+    ) -> set[Watcher] | frozenset[Watcher]:
         watchers = self._by_path.get(path)
+        if not watchers and not self._recursive_count:
+            return _NOBODY
+        fired: set[Watcher] = set()
         if watchers:
             for watcher, modes in list(watchers.items()):
                 if event_type == EventType.NodeChildrenChanged and modes == RECURSIVE:

@@ -140,7 +140,8 @@ def _write_ustring(out: bytearray, value: str | None) -> None:
     if value is None:
         out += NULL_LENGTH
     else:
-        data = _java_utf8(value)
+        # isascii() is a flag check on a str: the common case skips _java_utf8's scan.
+        data = value.encode() if value.isascii() else _java_utf8(value)
         out += INT_STRUCT.pack(len(data))
         out += data
 

@@ -130,6 +130,12 @@ class PrepProcessor:
         return ChangeRecord(node.czxid, path, True, node.version, node.cversion, node.aversion,
                             node.ephemeral_owner, len(node.children), node.acl)
 
+    def _exists(self, path: str) -> bool:
+        rec = self._by_path.get(path)
+        if rec is not None:
+            return rec.exists
+        return path in self.tree.nodes
+
     def _changed(self, rec: ChangeRecord, zxid: int) -> ChangeRecord:
         """A record to modify for a new change: a copy if `rec` is outstanding already, else
         `rec` itself (record_for made it from the tree just now)."""
@@ -319,12 +325,7 @@ class PrepProcessor:
         if mode.sequential:
             path = f"{path}{parent.cversion:010d}"
         _valid_path(path)
-        exists = True
-        try:
-            self.record_for(path)
-        except KeeperError:
-            exists = False
-        if exists:
+        if self._exists(path):
             raise KeeperError(Err.NODEEXISTS)
         if ephemeral_kind(parent.ephemeral_owner) == "normal":
             raise KeeperError(Err.NOCHILDRENFOREPHEMERALS)
