@@ -63,13 +63,13 @@ from zkpy.zab.zxid import COUNTER_MASK, epoch_of, make_zxid
 # ------------------------------------------------------------------ effects
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     handle: Any
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SendSnapshot:
     """Write a SNAP packet at `zxid` and the database as it is now (serialize_sync_snapshot)."""
 
@@ -77,7 +77,7 @@ class SendSnapshot:
     zxid: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SyncChosen:
     """How a learner at `peer_zxid` is brought up to date: DIFF, TRUNC or SNAP."""
 
@@ -86,28 +86,28 @@ class SyncChosen:
     peer_zxid: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CloseLearner:
     handle: Any
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SaveAcceptedEpoch:
     epoch: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SaveCurrentEpoch:
     epoch: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StartServing:
     """A quorum acknowledged NEWLEADER: the server may take requests."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Apply:
     """A committed txn: apply it to the tree, in this order."""
 
@@ -115,7 +115,7 @@ class Apply:
     txn: Any
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LearnerMessage:
     """A REQUEST, REVALIDATE or PING (with session touches) for the server to handle."""
 
@@ -123,7 +123,7 @@ class LearnerMessage:
     packet: QuorumPacket
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Activate:
     """A new configuration is in force (a reconfig committed, or the first versioned one)."""
 
@@ -131,7 +131,7 @@ class Activate:
     designated_leader: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class GiveUp:
     """Stop leading and go back to the election."""
 
@@ -176,7 +176,10 @@ class _Proposal:
     acks: set[int] = field(default_factory=set)
 
     def has_all_quorums(self) -> bool:
-        return all(verifier.contains_quorum(self.acks) for verifier in self.verifiers)
+        for verifier in self.verifiers:
+            if not verifier.contains_quorum(self.acks):
+                return False
+        return True
 
 
 class LeaderCore:

@@ -39,36 +39,36 @@ from zkpy.zab.packets import PacketType, QuorumPacket, encode_int, learner_info,
 from zkpy.zab.zxid import epoch_of, make_zxid
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Send:
     data: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SaveAcceptedEpoch:
     epoch: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SaveCurrentEpoch:
     epoch: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReceiveSnapshot:
     """The leader's database follows on the stream; it is the database at `zxid`."""
 
     zxid: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Truncate:
     """Cut the log after `zxid` and reload the database from disk."""
 
     zxid: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Log:
     """Append a txn to the log (made durable by a later SyncLog or by the group commit)."""
 
@@ -76,44 +76,44 @@ class Log:
     txn_bytes: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SyncLog:
     """Make everything logged so far durable before going on."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class TakeSnapshot:
     """Write a snapshot of the database as it is now, before going on."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Apply:
     header: Any
     txn: Any
     txn_bytes: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class StartServing:
     new_epoch: int
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReplyToPing:
     packet: QuorumPacket
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class SyncArrived:
     """The leader's answer to the oldest forwarded sync."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Revalidated:
     packet: QuorumPacket
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Activate:
     """A configuration is in force: `config` is its text; `designated_leader` None means the
     current leader stays only if it still votes at the same address."""
@@ -122,7 +122,7 @@ class Activate:
     designated_leader: int | None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Fail:
     reason: str
 

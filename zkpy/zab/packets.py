@@ -29,6 +29,7 @@ _INT = struct.Struct(">i")
 _LONG_INT = struct.Struct(">qi")
 _REQUEST_HEAD = struct.Struct(">qii")
 _LONG_BOOL = struct.Struct(">q?")
+_NO_AUTHINFO = _INT.pack(-1)
 
 
 class PacketType(NamedInts):
@@ -53,7 +54,7 @@ class PacketType(NamedInts):
     INFORMANDACTIVATE = 19
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class QuorumPacket:
     type: int
     zxid: int
@@ -72,23 +73,23 @@ class PacketError(ValueError):
     """A stream that cannot be a sequence of QuorumPackets."""
 
 
-def encode_packet(packet: QuorumPacket) -> bytes:
-    data = packet.data
-    out = bytearray(_HEAD.pack(packet.type, packet.zxid, -1 if data is None else len(data)))
-    if data is not None:
-        out += data
-    auth = packet.authinfo
-    if auth is None:
-        out += _INT.pack(-1)
-    else:
-        out += _INT.pack(len(auth))
-        for ident in auth:
-            ident.encode(out)
-    return bytes(out)
+def encode_packet(qp: QuorumPacket) -> bytes:
+    return packet(qp.type, qp.zxid, qp.data, qp.authinfo)
 
 
 def packet(kind: int, zxid: int, data: bytes | None = None, authinfo: Any = None) -> bytes:
-    return encode_packet(QuorumPacket(int(kind), zxid, data, authinfo))
+    """A QuorumPacket's bytes straight from its fields: the broadcast path sends one per txn
+    and learner, and needs no packet object to do it."""
+    head = _HEAD.pack(kind, zxid, -1 if data is None else len(data))
+    if authinfo is None:
+        return b"".join((head, data, _NO_AUTHINFO)) if data is not None else head + _NO_AUTHINFO
+    out = bytearray(head)
+    if data is not None:
+        out += data
+    out += _INT.pack(len(authinfo))
+    for ident in authinfo:
+        ident.encode(out)
+    return bytes(out)
 
 
 class PacketReader:
@@ -173,7 +174,7 @@ def learner_info(server_id: int, config_version: int) -> bytes:
     return bytes(out)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class LearnerInfo:
     server_id: int | None
     protocol_version: int
