@@ -60,19 +60,6 @@ def vector(item: Any) -> Vector:
     return Vector(item)
 
 
-def _read_buffer(buf: bytes, off: int) -> tuple[bytes | None, int]:
-    (n,) = INT_STRUCT.unpack_from(buf, off)
-    off += 4
-    if n < 0:
-        if n != -1:
-            raise DecodeError(f"negative buffer length {n}")
-        return None, off
-    end = off + n
-    if end > len(buf):
-        raise DecodeError(f"buffer length {n} exceeds the {len(buf) - off} bytes left")
-    return buf[off:end], end
-
-
 def _java_replace(error: UnicodeError) -> tuple[str, int]:
     """Java's UTF-8 decoder replaces an encoded surrogate (ED A0..BF [80..BF]) with one
     U+FFFD where Python's 'replace' would give one per byte; everything else is the same."""
@@ -128,24 +115,6 @@ def _read_count(buf: bytes, off: int, min_item_size: int) -> tuple[int, int]:
     return n, off
 
 
-def _write_buffer(out: bytearray, value: bytes | None) -> None:
-    if value is None:
-        out += NULL_LENGTH
-    else:
-        out += INT_STRUCT.pack(len(value))
-        out += value
-
-
-def _write_ustring(out: bytearray, value: str | None) -> None:
-    if value is None:
-        out += NULL_LENGTH
-    else:
-        # isascii() is a flag check on a str: the common case skips _java_utf8's scan.
-        data = value.encode() if value.isascii() else _java_utf8(value)
-        out += INT_STRUCT.pack(len(data))
-        out += data
-
-
 def _min_size(kind: Any) -> int:
     if kind in _FIXED_FORMATS:
         return struct.calcsize(">" + _FIXED_FORMATS[kind])
@@ -155,30 +124,39 @@ def _min_size(kind: Any) -> int:
 
 
 class _Compiler:
-    """Generates the decode/encode source of one record class."""
+    """Generates the decode/encode source of one record class.
+
+    Everything is written out inline, down through nested records, vectors, strings and
+    buffers: a Python call costs about as much as the work of a short field, and a CreateTxn
+    would otherwise make a dozen of them (ACL, Id, two strings per entry)."""
 
     def __init__(self, fields: tuple[tuple[str, Any], ...]):
         self.fields = fields
         self.namespace: dict[str, Any] = {
-            "_read_buffer": _read_buffer,
-            "_read_ustring": read_ustring,
             "_read_count": _read_count,
-            "_write_buffer": _write_buffer,
-            "_write_ustring": _write_ustring,
+            "_java_utf8": _java_utf8,
+            "DecodeError": DecodeError,
             "INT_STRUCT": INT_STRUCT,
+            "NULL_LENGTH": NULL_LENGTH,
         }
         self._counter = 0
 
     def _name(self, prefix: str, value: Any) -> str:
-        self._counter += 1
-        name = f"{prefix}{self._counter}"
+        """A namespace entry for a constant the generated code uses."""
+        name = self._temp(prefix)
         self.namespace[name] = value
         return name
 
-    def _fixed_runs(self) -> list[list[tuple[str, Any]]]:
+    def _temp(self, prefix: str) -> str:
+        """A local name no other line of the generated function uses."""
+        self._counter += 1
+        return f"{prefix}{self._counter}"
+
+    @staticmethod
+    def _fixed_runs(fields: tuple[tuple[str, Any], ...]) -> list[list[tuple[str, Any]]]:
         """Groups the fields into runs: consecutive fixed-size fields share one run."""
         runs: list[list[tuple[str, Any]]] = []
-        for name, kind in self.fields:
+        for name, kind in fields:
             fixed = kind in _FIXED_FORMATS
             if fixed and runs and runs[-1][0][1] in _FIXED_FORMATS:
                 runs[-1].append((name, kind))
@@ -186,85 +164,120 @@ class _Compiler:
                 runs.append([(name, kind)])
         return runs
 
+    def _struct(self, kinds: list[Any]) -> tuple[str, int]:
+        st = struct.Struct(">" + "".join(_FIXED_FORMATS[k] for k in kinds))
+        return self._name("_S", st), st.size
+
+    # ------------------------------------------------------------------ decode
+
     def decode_source(self, cls_name: str) -> str:
         lines = ["def decode(buf, off):"]
-        for run in self._fixed_runs():
-            first_kind = run[0][1]
-            if first_kind in _FIXED_FORMATS:
-                st = struct.Struct(">" + "".join(_FIXED_FORMATS[k] for _, k in run))
-                s = self._name("_S", st)
-                targets = ", ".join(f"f_{n}" for n, _ in run)
-                lines.append(f"    {targets}, = {s}.unpack_from(buf, off)")
-                lines.append(f"    off += {st.size}")
-            else:
-                name, kind = run[0]
-                lines.extend(self._decode_one(f"f_{name}", kind, "    "))
-        args = ", ".join(f"f_{n}" for n, _ in self.fields)
-        lines.append(f"    return {cls_name}({args}), off")
+        targets = self._decode_fields(self.fields, "    ", lines)
+        lines.append(f"    return {cls_name}({', '.join(targets)}), off")
         return "\n".join(lines)
 
-    def _decode_one(self, target: str, kind: Any, indent: str) -> list[str]:
-        if kind == BUFFER:
-            return [f"{indent}{target}, off = _read_buffer(buf, off)"]
-        if kind == USTRING:
-            return [f"{indent}{target}, off = _read_ustring(buf, off)"]
-        if kind in _FIXED_FORMATS:
-            st = struct.Struct(">" + _FIXED_FORMATS[kind])
-            s = self._name("_S", st)
-            return [f"{indent}{target}, = {s}.unpack_from(buf, off)", f"{indent}off += {st.size}"]
-        if isinstance(kind, Vector):
-            item = f"{target}_item"
-            lines = [
-                f"{indent}n_{target}, off = _read_count(buf, off, {_min_size(kind.item)})",
-                f"{indent}if n_{target} < 0:",
+    def _decode_fields(self, fields: tuple[tuple[str, Any], ...], indent: str, lines: list[str]) -> list[str]:
+        """Appends the lines that read `fields`; returns the locals holding their values."""
+        targets: list[str] = []
+        for run in self._fixed_runs(fields):
+            if run[0][1] in _FIXED_FORMATS:
+                s, size = self._struct([k for _, k in run])
+                names = [self._temp(f"f_{n}_") for n, _ in run]
+                lines.append(f"{indent}{', '.join(names)}, = {s}.unpack_from(buf, off)")
+                lines.append(f"{indent}off += {size}")
+                targets.extend(names)
+            else:
+                name, kind = run[0]
+                target = self._temp(f"f_{name}_")
+                self._decode_one(target, kind, indent, lines)
+                targets.append(target)
+        return targets
+
+    def _decode_one(self, target: str, kind: Any, indent: str, lines: list[str]) -> None:
+        if kind in (BUFFER, USTRING):
+            what = "buffer" if kind == BUFFER else "string"
+            n, end = self._temp("n"), self._temp("end")
+            value = f"buf[off:{end}]" if kind == BUFFER else f'buf[off:{end}].decode("utf-8", "zkpy-java-utf8")'
+            lines += [
+                f"{indent}{n}, = INT_STRUCT.unpack_from(buf, off)",
+                f"{indent}off += 4",
+                f"{indent}if {n} < 0:",
+                f"{indent}    if {n} != -1:",
+                f'{indent}        raise DecodeError(f"negative {what} length {{{n}}}")',
+                f"{indent}    {target} = None",
+                f"{indent}else:",
+                f"{indent}    {end} = off + {n}",
+                f"{indent}    if {end} > len(buf):",
+                f'{indent}        raise DecodeError(f"{what} length {{{n}}} exceeds the {{len(buf) - off}} bytes left")',
+                f"{indent}    {target} = {value}",
+                f"{indent}    off = {end}",
+            ]
+        elif kind in _FIXED_FORMATS:
+            s, size = self._struct([kind])
+            lines += [f"{indent}{target}, = {s}.unpack_from(buf, off)", f"{indent}off += {size}"]
+        elif isinstance(kind, Vector):
+            count, item = self._temp("count"), self._temp("item")
+            lines += [
+                f"{indent}{count}, off = _read_count(buf, off, {_min_size(kind.item)})",
+                f"{indent}if {count} < 0:",
                 f"{indent}    {target} = None",
                 f"{indent}else:",
                 f"{indent}    {target} = []",
-                f"{indent}    for _ in range(n_{target}):",
+                f"{indent}    for _ in range({count}):",
             ]
-            lines.extend(self._decode_one(item, kind.item, indent + "        "))
+            self._decode_one(item, kind.item, indent + "        ", lines)
             lines.append(f"{indent}        {target}.append({item})")
-            return lines
-        rec = self._name("_R", kind)
-        return [f"{indent}{target}, off = {rec}.decode(buf, off)"]
+        else:
+            parts = self._decode_fields(kind.FIELDS, indent, lines)
+            lines.append(f"{indent}{target} = {self._name('_R', kind)}({', '.join(parts)})")
+
+    # ------------------------------------------------------------------ encode
 
     def encode_source(self) -> str:
         lines = ["def encode(self, out):"]
-        for run in self._fixed_runs():
-            first_kind = run[0][1]
-            if first_kind in _FIXED_FORMATS:
-                st = struct.Struct(">" + "".join(_FIXED_FORMATS[k] for _, k in run))
-                s = self._name("_S", st)
-                values = ", ".join(f"self.{n}" for n, _ in run)
-                lines.append(f"    out += {s}.pack({values})")
-            else:
-                name, kind = run[0]
-                lines.extend(self._encode_one(f"self.{name}", kind, "    ", 0))
+        self._encode_fields("self", self.fields, "    ", lines)
         if len(lines) == 1:
             lines.append("    pass")
         return "\n".join(lines)
 
-    def _encode_one(self, value: str, kind: Any, indent: str, depth: int) -> list[str]:
-        if kind == BUFFER:
-            return [f"{indent}_write_buffer(out, {value})"]
-        if kind == USTRING:
-            return [f"{indent}_write_ustring(out, {value})"]
+    def _encode_fields(self, owner: str, fields: tuple[tuple[str, Any], ...], indent: str,
+                       lines: list[str]) -> None:
+        for run in self._fixed_runs(fields):
+            if run[0][1] in _FIXED_FORMATS:
+                s, _ = self._struct([k for _, k in run])
+                values = ", ".join(f"{owner}.{n}" for n, _ in run)
+                lines.append(f"{indent}out += {s}.pack({values})")
+            else:
+                name, kind = run[0]
+                self._encode_one(f"{owner}.{name}", kind, indent, lines)
+
+    def _encode_one(self, value: str, kind: Any, indent: str, lines: list[str]) -> None:
         if kind in _FIXED_FORMATS:
-            st = struct.Struct(">" + _FIXED_FORMATS[kind])
-            s = self._name("_S", st)
-            return [f"{indent}out += {s}.pack({value})"]
-        if isinstance(kind, Vector):
-            item = f"item{depth}"
-            lines = [
-                f"{indent}if {value} is None:",
-                f"{indent}    out += INT_STRUCT.pack(-1)",
-                f"{indent}else:",
-                f"{indent}    out += INT_STRUCT.pack(len({value}))",
-                f"{indent}    for {item} in {value}:",
-            ]
-            lines.extend(self._encode_one(item, kind.item, indent + "        ", depth + 1))
-            return lines
-        return [f"{indent}{value}.encode(out)"]
+            s, _ = self._struct([kind])
+            lines.append(f"{indent}out += {s}.pack({value})")
+            return
+        v = value
+        if not value.isidentifier():
+            v = self._temp("v")
+            lines.append(f"{indent}{v} = {value}")
+        if kind in (BUFFER, USTRING) or isinstance(kind, Vector):
+            lines += [f"{indent}if {v} is None:", f"{indent}    out += NULL_LENGTH", f"{indent}else:"]
+            inner = indent + "    "
+            if kind == BUFFER:
+                lines += [f"{inner}out += INT_STRUCT.pack(len({v}))", f"{inner}out += {v}"]
+            elif kind == USTRING:
+                # isascii() is a flag check on a str: the common case skips _java_utf8's scan.
+                lines += [
+                    f"{inner}{v} = {v}.encode() if {v}.isascii() else _java_utf8({v})",
+                    f"{inner}out += INT_STRUCT.pack(len({v}))",
+                    f"{inner}out += {v}",
+                ]
+            else:
+                item = self._temp("item")
+                lines += [f"{inner}out += INT_STRUCT.pack(len({v}))", f"{inner}for {item} in {v}:"]
+                self._encode_one(item, kind.item, inner + "    ", lines)
+            return
+        self._encode_fields(v, kind.FIELDS, indent, lines)
 
 
 def record(name: str, fields: list[tuple[str, Any]]) -> type:
