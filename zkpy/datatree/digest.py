@@ -20,8 +20,9 @@ every platform since Java 18) that is UTF-8, which is what is used here.
 from __future__ import annotations
 
 import struct
-import zlib
 from typing import Any
+
+from zlib_ng import zlib_ng
 
 DIGEST_VERSION = 2
 EXCLUDED_PREFIX = "/zookeeper/"
@@ -42,9 +43,9 @@ def node_digest(path: str, node: Any) -> int:
         return 0
     if path == "/":
         path = ""
-    crc = zlib.crc32(path.encode("utf-8", "replace"))
+    crc = zlib_ng.crc32(path.encode("utf-8", "replace"))
     if node.data is not None:
-        crc = zlib.crc32(node.data, crc)
+        crc = zlib_ng.crc32(node.data, crc)
     stat = _STAT.pack(
         node.czxid,
         node.mzxid,
@@ -56,7 +57,7 @@ def node_digest(path: str, node: Any) -> int:
         node.aversion,
         node.ephemeral_owner,
     )
-    return zlib.crc32(stat, crc)
+    return zlib_ng.crc32(stat, crc)
 
 
 def tree_digest(tree: Any) -> int:

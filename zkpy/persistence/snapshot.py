@@ -32,10 +32,11 @@ from __future__ import annotations
 
 import gc
 import struct
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from zlib_ng import zlib_ng
 
 from zkpy.datatree.digest import DIGEST_VERSION, to_java_long, tree_digest
 from zkpy.datatree.tree import ChildSet, DataNode, DataTree, ephemeral_kind
@@ -110,20 +111,20 @@ def serialize_snapshot(
     `last_processed_zxid` None leaves out 3.9's last-zxid trailer (as 3.8 writes).
     """
     header = _HEADER.pack(SNAP_MAGIC, SNAP_VERSION, SNAP_DBID)
-    adler = zlib.adler32(header)
+    adler = zlib_ng.adler32(header)
     yield header
     for chunk in serialize_database(tree, chunk_size):
-        adler = zlib.adler32(chunk, adler)
+        adler = zlib_ng.adler32(chunk, adler)
         yield chunk
     out = bytearray(_seal(adler))
     if zxid_digest is not None:
         out += _LONG.pack(zxid_digest.zxid)
         out += _INT.pack(zxid_digest.digest_version)
         out += _LONG.pack(to_java_long(zxid_digest.digest))
-        out += _seal(zlib.adler32(out, adler))
+        out += _seal(zlib_ng.adler32(out, adler))
     if last_processed_zxid is not None:
         out += _LONG.pack(last_processed_zxid)
-        out += _seal(zlib.adler32(out, adler))
+        out += _seal(zlib_ng.adler32(out, adler))
     yield bytes(out)
 
 
@@ -222,7 +223,7 @@ class _Reader:
     def need(self, n: int) -> None:
         if len(self.buf) - self.pos >= n:
             return
-        self._adler = zlib.adler32(memoryview(self.buf)[self._adler_pos:self.pos], self._adler)
+        self._adler = zlib_ng.adler32(memoryview(self.buf)[self._adler_pos:self.pos], self._adler)
         parts = [self.buf[self.pos:]]
         have = len(parts[0])
         while have < n:
@@ -237,7 +238,7 @@ class _Reader:
 
     def checksum(self) -> int:
         """Adler32 of every byte consumed so far."""
-        self._adler = zlib.adler32(memoryview(self.buf)[self._adler_pos:self.pos], self._adler)
+        self._adler = zlib_ng.adler32(memoryview(self.buf)[self._adler_pos:self.pos], self._adler)
         self._adler_pos = self.pos
         return self._adler
 
@@ -475,7 +476,7 @@ def _read_trailers(reader: _Reader) -> tuple[ZxidDigest | None, int | None]:
 
 
 def _check_trailer_seal(rest: bytes, offset: int, start_checksum: int) -> int:
-    expected = zlib.adler32(rest[:offset], start_checksum)
+    expected = zlib_ng.adler32(rest[:offset], start_checksum)
     if len(rest) < offset + _SEAL_SIZE:
         raise struct.error("seal cut short")
     (value,) = _LONG.unpack_from(rest, offset)

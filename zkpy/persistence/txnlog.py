@@ -20,10 +20,11 @@ on those too).
 from __future__ import annotations
 
 import struct
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from zlib_ng import zlib_ng
 
 from zkpy.jute.codec import DECODE_ERRORS
 from zkpy.jute.txns import decode_txn, encode_txn
@@ -76,7 +77,7 @@ def encode_entry(txn_bytes: bytes) -> bytes:
     """Frames one serialized txn (Util.marshallTxnEntry output) for the log."""
     if not txn_bytes:
         raise ValueError("an empty txn cannot be logged: a zero length marks the end of a log")
-    return _ENTRY_HEAD.pack(zlib.adler32(txn_bytes), len(txn_bytes)) + txn_bytes + b"B"
+    return _ENTRY_HEAD.pack(zlib_ng.adler32(txn_bytes), len(txn_bytes)) + txn_bytes + b"B"
 
 
 def encode_txn_entry(header: Any, txn: Any, digest: Any = None) -> bytes:
@@ -126,7 +127,7 @@ def read_log(data: Any, file_name: str = "<log>") -> Iterator[LogEntry]:
         if end >= size or data[end] != END_OF_RECORD:
             return
         raw = bytes(data[start:end])
-        if zlib.adler32(raw) != checksum:
+        if zlib_ng.adler32(raw) != checksum:
             if _only_zeros_after(data, end + 1):
                 return
             raise CorruptLogError(file_name, offset, "checksum mismatch")
