@@ -153,10 +153,11 @@ class DataNode:
         """The encoded Stat of `stat()`, packed in one call (the read hot path)."""
         children = len(self.children)
         data = self.data
+        owner = self.ephemeral_owner
         return _STAT.pack(
             self.czxid, self.mzxid, self.ctime, self.mtime, self.version,
             ((self.cversion * 2 - children + _INT_HALF) % _INT_RANGE) - _INT_HALF,
-            self.aversion, client_ephemeral_owner(self.ephemeral_owner),
+            self.aversion, owner if owner >= 0 else client_ephemeral_owner(owner),
             len(data) if data is not None else 0, children, self.pzxid,
         )
 
@@ -472,8 +473,9 @@ class DataTree:
         if node is None:
             result.err = Err.NONODE
             return
-        self._data_size += _size(data) - _size(node.data)
-        self._charge_quota(path, _size(data) - _size(node.data), 0)
+        size_diff = _size(data) - _size(node.data)
+        self._data_size += size_diff
+        self._charge_quota(path, size_diff, 0)
         before = _known_digest(path, node)
         node.data = data
         node.version = version
