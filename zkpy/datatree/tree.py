@@ -38,6 +38,9 @@ QUOTA_PATH = "/zookeeper/quota"
 CONFIG_PATH = "/zookeeper/config"
 
 _STAT = struct.Struct(">qqqqiiiqiiq")
+# Sets built once: a tuple of class attributes in an `in` test is rebuilt on every apply.
+_PLAIN_CREATES = frozenset({OpCode.create, OpCode.create2})
+_DELETES = frozenset({OpCode.delete, OpCode.deleteContainer})
 UNKNOWN_DIGEST = -1
 """A node digest is a CRC32, never negative."""
 _INT_RANGE = 1 << 32
@@ -318,7 +321,7 @@ class DataTree:
 
     def _apply_into(self, result: TxnResult, txn_type: int, txn: Any, header: Any) -> None:
         zxid = header.zxid
-        if txn_type in (OpCode.create, OpCode.create2):
+        if txn_type in _PLAIN_CREATES:
             owner = header.clientId if txn.ephemeral else 0
             self._create(result, txn.path, txn.data, txn.acl, owner, txn.parentCVersion, zxid, header.time,
                          replayable=txn_type == OpCode.create)
@@ -328,7 +331,7 @@ class DataTree:
         elif txn_type == OpCode.createTTL:
             owner = ttl_ephemeral_owner(txn.ttl)
             self._create(result, txn.path, txn.data, txn.acl, owner, txn.parentCVersion, zxid, header.time)
-        elif txn_type in (OpCode.delete, OpCode.deleteContainer):
+        elif txn_type in _DELETES:
             result.path = txn.path
             result.err = self._delete(txn.path, zxid, result.events)
         elif txn_type == OpCode.setData:

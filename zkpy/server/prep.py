@@ -36,6 +36,9 @@ from zkpy.jute.constants import CONTAINER_EPHEMERAL_OWNER, CREATE_MODE_FLAGS, MA
 from zkpy.zab.quorum import QuorumMaj
 
 
+_CREATE_OPS = frozenset({OpCode.create, OpCode.create2, OpCode.createContainer, OpCode.createTTL})
+
+
 class _Unpreparable(Exception):
     """A request ZooKeeper's prep fails on with a non-Keeper exception (MARSHALLINGERROR)."""
 
@@ -223,7 +226,7 @@ class PrepProcessor:
         return r.MultiTxn(txns)
 
     def _one(self, session_id: int, op: int, req: Any, auth_ids: Sequence[Any], zxid: int, now_ms: int) -> Any:
-        if op in (OpCode.create, OpCode.create2, OpCode.createContainer, OpCode.createTTL):
+        if op in _CREATE_OPS:
             return self._create(session_id, op, req, auth_ids, zxid, now_ms)
         if op == OpCode.delete:
             path = req.path

@@ -34,6 +34,9 @@ def reply(xid: int, zxid: int, err: int, body: Any = None) -> bytes:
 
 _DATA_HEADER = struct.Struct(">iiqii")  # frame length, xid, zxid, err, data length
 _STAT_BYTES = 68
+# Sets built once: a tuple of class attributes in an `in` test is rebuilt on every call.
+_CREATES_WITH_STAT = frozenset({OpCode.create2, OpCode.createContainer, OpCode.createTTL})
+_STAT_ONLY_WRITES = frozenset({OpCode.setData, OpCode.check, OpCode.setACL})
 
 
 def get_data(xid: int, zxid: int, data: bytes | None, stat: bytes) -> bytes:
@@ -98,9 +101,9 @@ def write_reply(xid: int, zxid: int, op: int, result: TxnResult) -> bytes:
         return reply(xid, zxid, err)
     if op == OpCode.create:
         return reply(xid, zxid, 0, r.CreateResponse(result.path))
-    if op in (OpCode.create2, OpCode.createContainer, OpCode.createTTL):
+    if op in _CREATES_WITH_STAT:
         # Create2Response{path, stat} is CreateResponse{path} followed by the Stat.
         return reply(xid, zxid, 0, r.CreateResponse(result.path).to_bytes() + result.stat_bytes)
-    if op in (OpCode.setData, OpCode.check, OpCode.setACL):
+    if op in _STAT_ONLY_WRITES:
         return stat_only(xid, zxid, result.stat_bytes)
     return reply(xid, zxid, Err.OK)
