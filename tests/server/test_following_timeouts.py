@@ -24,6 +24,14 @@ TICK_MS = 100
 INIT_LIMIT_TICKS = 3
 
 
+class _NoElection:
+    def update_current_epoch(self, epoch: int) -> None:
+        pass
+
+    def leave_role(self) -> None:
+        pass
+
+
 def test_a_leader_that_accepts_and_says_nothing_is_left_after_init_limit(tmp_path: Path) -> None:
     async def main() -> tuple[str, float, bytes]:
         leader_port = free_port()
@@ -45,7 +53,7 @@ def test_a_leader_that_accepts_and_says_nothing_is_left_after_init_limit(tmp_pat
         peer = QuorumPeer(config, Storage(config, random.Random(1)), settings_from)
         assert peer.load() == 0
         assert peer.replica is not None
-        following = Following(peer.replica, 2, False, peer._make_core, asyncio.Event(), lambda epoch: None)
+        following = Following(peer.replica, 2, False, peer._make_core, asyncio.Event(), _NoElection())
         started = time.monotonic()
         try:
             reason = await following.run()

@@ -162,6 +162,24 @@ def test_a_reachable_voter_not_heard_yet_keeps_the_finalize_wait() -> None:
     assert decided == Decided(1, PeerState.LEADING, Vote(1, 5, 1, 0), 50)
 
 
+def test_losing_the_link_to_the_voter_not_heard_yet_ends_the_finalize_wait() -> None:
+    # A failover: the dead leader 3's link closes only after 1 and 2 formed their quorum.
+    election = Election(2, ensemble(3))
+    election.reachable = frozenset({1, 3})
+    election.start(4, make_zxid(4, 9), now_ms=0)
+    assert election.on_notification(1, note(LOOKING, 2, make_zxid(4, 9), 1, 4), now_ms=2) == []
+    [decided] = election.on_link_lost(frozenset({1}), now_ms=5)
+    assert decided == Decided(2, PeerState.LEADING, Vote(2, make_zxid(4, 9), 1, 4), 5)
+
+
+def test_a_lost_link_decides_nothing_before_a_quorum_agrees() -> None:
+    election = Election(1, ensemble(3))
+    election.reachable = frozenset({2, 3})
+    election.start(0, 5, now_ms=0)
+    assert election.on_link_lost(frozenset({2}), now_ms=5) == []
+    assert election.looking and election.next_deadline_ms() == 200  # the notification timeout
+
+
 def test_notification_timeout_doubles_up_to_the_maximum() -> None:
     election = Election(1, ensemble(3), max_notification_interval_ms=1000)
     election.start(0, 0, now_ms=0)
@@ -377,6 +395,24 @@ def test_settled_server_answers_looking_peers_with_its_vote() -> None:
     assert effects == [Send(4, Notification(FOLLOWING, 3, make_zxid(1, 11), 1, 2, 2, cfg))]
     assert follower.on_notification(4, note(FOLLOWING, 3, 1, 1, 1), now_ms=700) == []
     assert follower.tick(10_000) == [] and follower.next_deadline_ms() is None
+
+
+def test_after_its_role_ends_a_server_keeps_notifications_for_its_next_round() -> None:
+    # 3 led 1 and 2 and died; 2 starts its next round before 1 has left its role.
+    wire = Wire(ensemble(3))
+    for sid in (1, 2, 3):
+        wire.start(sid, 1, make_zxid(1, 10 + (sid == 3)))
+    wire.flush()
+    wire.advance(200)
+    follower = wire.elections[1]
+    assert follower.state == PeerState.FOLLOWING
+    follower.leave_role()
+    assert follower.on_notification(2, note(LOOKING, 2, make_zxid(1, 11), 2, 1), now_ms=500) == []
+    follower.reachable = frozenset({2})
+    effects = follower.start(1, make_zxid(1, 11), now_ms=501)
+    assert [e.notification.leader for e in effects if isinstance(e, Broadcast)] == [1, 2]
+    assert effects[-1] == Decided(2, PeerState.FOLLOWING, Vote(2, make_zxid(1, 11), 2, 1), 0)
+
 
 
 def test_unknown_state_from_a_voter_is_ignored() -> None:

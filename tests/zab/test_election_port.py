@@ -255,6 +255,34 @@ def test_a_newer_connection_replaces_the_older_one() -> None:
     run(main)
 
 
+def test_a_link_the_peer_closes_is_reported_and_a_replaced_one_is_not() -> None:
+    async def main() -> None:
+        ports = {1: free_port(), 3: free_port()}
+        inbox = Inbox()
+        lost: list[int] = []
+        port = ElectionPort(1, {sid: (LOOPBACK, p) for sid, p in ports.items()}, inbox,
+                            on_link_lost=lost.append)
+        await port.start()
+        try:
+            hello = encode_handshake(3, [(LOOPBACK, ports[3])])
+            old_reader, old_writer = await dial(ports[1], hello + encode_frame(b"old"))
+            await inbox.wait_for(1)
+            new_reader, new_writer = await dial(ports[1], hello + encode_frame(b"new"))
+            await inbox.wait_for(2)
+            assert await closed_by_peer(old_reader)
+            assert lost == [] and port.is_connected(3)
+            new_writer.close()
+            async with asyncio.timeout(EOF_TIMEOUT_S):
+                while not lost:
+                    await asyncio.sleep(0.01)
+            assert lost == [3] and not port.is_connected(3)
+            old_writer.close()
+        finally:
+            await port.close()
+
+    run(main)
+
+
 @pytest.mark.parametrize(
     "first_bytes",
     [

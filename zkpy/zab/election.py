@@ -32,9 +32,10 @@ Inside an election:
   else is dropped and restarts the wait; silence decides for the proposal.
   zkpy's one departure: when the host says which voters it can reach (`reachable`) and every
   one of them has already voted for the proposal at this round, nobody can send a better vote
-  without first connecting, so the election decides at once instead of waiting. This shortens a
-  failover by the finalize wait. It cannot make ZAB unsafe: a leader whose history is behind a
-  follower's gives up at ACKEPOCH, whoever elected it.
+  without first connecting, so the election decides at once instead of waiting; the host also
+  reports a lost link (`on_link_lost`), since a dead leader's link often closes just after the
+  quorum formed. This shortens a failover by the finalize wait. It cannot make ZAB unsafe: a
+  leader whose history is behind a follower's gives up at ACKEPOCH, whoever elected it.
 - FOLLOWING/LEADING notifications mean an ensemble already runs. Counted at our round, or
   across all rounds (the "out of election" tally), a quorum on one leader that itself says it
   is LEADING (or that is us, at our round) decides at once.
@@ -219,6 +220,23 @@ class Election:
             self._not_timeout_ms = min(self._not_timeout_ms * 2, self.max_notification_interval_ms)
             self._poll_deadline_ms = now_ms + self._not_timeout_ms
             self._drain(now_ms, out)
+        return out
+
+    def leave_role(self) -> None:
+        """QuorumPeer.updateServerState when a role ends: this server is LOOKING again before its
+        next round starts, so a notification arriving meanwhile waits in the inbox for that
+        round (ZooKeeper's recvqueue) instead of being answered with the vote of the ensemble
+        that just ended, which would cost the sender a notification timeout."""
+        if not self._looking:
+            self.state = PeerState.LOOKING
+
+    def on_link_lost(self, reachable: frozenset[int], now_ms: int) -> list[Effect]:
+        """The host lost its connection to a voter: during the finalize wait, the voters still
+        reachable may now all agree (see the module docstring's departure)."""
+        self.reachable = reachable
+        out: list[Effect] = []
+        if self._looking and self._finalize_deadline_ms is not None:
+            self._decide_if_everyone_reachable_agrees(now_ms, out)
         return out
 
     def update_current_epoch(self, peer_epoch: int) -> None:

@@ -29,7 +29,8 @@ Receiving: a reader task per connection deframes (1..512 KiB per message) and ha
 message to `on_message(sid, payload)` on the event loop. Whatever a peer sends -- a bad
 handshake, a bad length, a stalled handshake (bounded by `handshake_timeout_ms`), a message
 that makes the handler raise -- closes that connection only, with one log line; a broken
-connection is simply dropped and is redialled by the next send.
+connection is dropped, reported to `on_link_lost` (the election may now know everyone it can
+reach) and redialled by the next send.
 """
 
 from __future__ import annotations
@@ -94,15 +95,18 @@ class ElectionPort:
         addresses: Mapping[int, Address],
         on_message: MessageHandler,
         *,
+        on_link_lost: Callable[[int], None] | None = None,
         listen_host: str | None = None,
         connect_timeout_ms: int = DEFAULT_CONNECT_TIMEOUT_MS,
         handshake_timeout_ms: int = DEFAULT_CONNECT_TIMEOUT_MS,
     ) -> None:
         """`addresses` maps every configured sid (ours included) to its election address;
-        `listen_host` overrides the host we bind (e.g. 0.0.0.0 for quorumListenOnAllIPs)."""
+        `listen_host` overrides the host we bind (e.g. 0.0.0.0 for quorumListenOnAllIPs);
+        `on_link_lost(sid)` hears of a connection the peer closed or broke (not one replaced)."""
         self.my_sid = my_sid
         self.addresses = dict(addresses)
         self.on_message = on_message
+        self.on_link_lost = on_link_lost
         my_host, self.listen_port = self.addresses[my_sid]
         self.listen_host = my_host if listen_host is None else listen_host
         self.connect_timeout_ms = connect_timeout_ms
@@ -339,7 +343,7 @@ class ElectionPort:
                 _write(writer, frame)
                 await writer.drain()
         except OSError as e:
-            self._drop(conn, _reason(e))
+            self._lose(conn, _reason(e))
 
     async def _receive_loop(
         self, conn: _Connection, reader: asyncio.StreamReader, rest: bytes
@@ -365,7 +369,15 @@ class ElectionPort:
             # A bug in the handler must not take the port down; the peer's view is a lost link.
             reason = "message handler failed"
             log.exception("election message handler failed", sid=conn.sid)
+        self._lose(conn, reason)
+
+    def _lose(self, conn: _Connection, reason: str) -> None:
+        """A connection ended by the peer or the network, as opposed to one we replaced."""
+        if conn.closed:
+            return
         self._drop(conn, reason)
+        if self.on_link_lost is not None and not self._closed:
+            self.on_link_lost(conn.sid)
 
     def _drop(self, conn: _Connection, reason: str) -> None:
         if conn.closed:

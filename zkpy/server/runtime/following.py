@@ -17,13 +17,13 @@ from __future__ import annotations
 import asyncio
 import queue
 import time
-from collections.abc import Callable
 from typing import Any
 
 import structlog
 
 from zkpy.persistence.snapshot import CorruptSnapshotError, deserialize_sync_snapshot
 from zkpy.server.metrics import ServerMetrics
+from zkpy.server.runtime.leader_elector import ElectionHooks
 from zkpy.server.runtime.replica import Replica
 from zkpy.server.zkserver import ZooKeeperServer
 from zkpy.zab import learner as Ln
@@ -42,7 +42,10 @@ from zkpy.zab.packets import (
 log = structlog.get_logger("zkpy.learner")
 
 READ_SIZE = 256 * 1024
-CONNECT_RETRY_S = 0.1
+CONNECT_RETRY_S = 0.01
+"""A follower often decides a moment before its leader listens; Java's 100 ms between attempts
+(leaderConnectDelayDuringRetryMs) would be paid whole by every failover, a refused connect
+costs next to nothing."""
 WATCHDOG_CHECKS_PER_TICK = 4
 
 
@@ -82,9 +85,9 @@ def _send_unless_closing(writer: asyncio.StreamWriter | None, data: bytes) -> No
 
 class Following:
     def __init__(self, replica: Replica, leader_sid: int, observer: bool, make_core: Any,
-                 stopping: asyncio.Event, on_epoch: Callable[[int], None]) -> None:
+                 stopping: asyncio.Event, election: ElectionHooks) -> None:
         self.replica = replica
-        self.on_epoch = on_epoch
+        self.election = election
         self.leader_sid = leader_sid
         self.observer = observer
         self.make_core = make_core
@@ -119,6 +122,7 @@ class Following:
             log.warning("leaving the leader", leader=self.leader_sid, reason=str(error) or type(error).__name__)
             return str(error)
         finally:
+            self.election.leave_role()
             if self.writer is not None:
                 self.writer.close()
             if self._sync_task is not None:
@@ -288,7 +292,7 @@ class Following:
         self.server = server
         self.replica.zab_state, self.replica.sync_mode = "BROADCAST", "NONE"
         self.replica.serve(server, self.mode)
-        self.on_epoch(new_epoch)
+        self.election.update_current_epoch(new_epoch)
         self._kick_sync()
         metrics = self.metrics
         sync_time = metrics.observer_sync_time if self.observer else metrics.follower_sync_time

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Mapping
+from typing import Protocol
 
 import structlog
 
@@ -50,6 +51,14 @@ log = structlog.get_logger("zkpy.election")
 
 class ElectorClosedError(RuntimeError):
     """The elector was closed while (or before) looking for a leader."""
+
+
+class ElectionHooks(Protocol):
+    """What a role (leading, following) tells the election it came from."""
+
+    def update_current_epoch(self, epoch: int) -> None: ...
+
+    def leave_role(self) -> None: ...
 
 
 def monotonic_ms() -> int:
@@ -84,6 +93,7 @@ class LeaderElector:
             my_sid,
             addresses,
             self._on_message,
+            on_link_lost=self._on_link_lost,
             listen_host=listen_host,
             connect_timeout_ms=connect_timeout_ms,
             handshake_timeout_ms=handshake_timeout_ms,
@@ -184,6 +194,10 @@ class LeaderElector:
         """The ensemble established `epoch`: peers that ask are told the vote with it."""
         self.election.update_current_epoch(epoch)
 
+    def leave_role(self) -> None:
+        """The role (leading, following) is ending: notifications now wait for the next round."""
+        self.election.leave_role()
+
     @property
     def looking(self) -> bool:
         return self.election.looking
@@ -202,6 +216,9 @@ class LeaderElector:
             return
         self.election.reachable = self.port.connected_sids()
         self._apply(self.election.on_notification(sid, notification, self._clock_ms()))
+
+    def _on_link_lost(self, sid: int) -> None:
+        self._apply(self.election.on_link_lost(self.port.connected_sids(), self._clock_ms()))
 
     def _on_timer(self) -> None:
         self._timer = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 import structlog
@@ -29,6 +29,7 @@ from zkpy.server.config import LearnerType
 from zkpy.server.metrics import ServerMetrics
 from zkpy.server.reconfig import ReconfigRejected, next_config
 from zkpy.server.runtime.housekeeping import reap_containers
+from zkpy.server.runtime.leader_elector import ElectionHooks
 from zkpy.server.runtime.replica import Replica
 from zkpy.server.zkserver import ZooKeeperServer
 from zkpy.zab import leader as L
@@ -116,9 +117,9 @@ class LearnerConnection(asyncio.Protocol):
 
 class Leading:
     def __init__(self, replica: Replica, make_core: Any, stopping: asyncio.Event,
-                 on_epoch: Callable[[int], None]) -> None:
+                 election: ElectionHooks) -> None:
         self.replica = replica
-        self.on_epoch = on_epoch
+        self.election = election
         self.make_core = make_core
         self.stopping = stopping
         self.metrics = replica.storage.metrics or ServerMetrics()
@@ -161,6 +162,7 @@ class Leading:
         stop_wait = loop.create_task(self.stopping.wait())
         done_wait = loop.create_task(self._done.wait())
         await asyncio.wait([stop_wait, done_wait], return_when=asyncio.FIRST_COMPLETED)
+        self.election.leave_role()
         stop_wait.cancel()
         done_wait.cancel()
         for task in tasks:
@@ -284,7 +286,7 @@ class Leading:
         self.replica.zab_state = "BROADCAST"
         self.replica.leading_since_s = time.monotonic()
         self.replica.serve(server, "leader")
-        self.on_epoch(self.core.epoch)
+        self.election.update_current_epoch(self.core.epoch)
         log.info("serving", mode="leader", epoch=self.core.epoch,
                  took_ms=int((time.monotonic() - self._started) * 1000))
 

@@ -156,12 +156,12 @@ class QuorumPeer:
                          took_ms=decided.elapsed_ms)
                 self.metrics.election_time.record(decided.elapsed_ms)
                 if decided.state == PeerState.LEADING:
-                    leading = Leading(replica, self._make_core, self._stopping, elector.update_current_epoch)
+                    leading = Leading(replica, self._make_core, self._stopping, elector)
                     reason = await leading.run()
                 else:
                     observing = replica.is_observer or decided.state == PeerState.OBSERVING
                     following = Following(replica, decided.leader_sid, observing, self._make_core,
-                                          self._stopping, elector.update_current_epoch)
+                                          self._stopping, elector)
                     reason = await following.run()
                 log.info("role ended", reason=reason)
         finally:
